@@ -14,6 +14,7 @@ COMMANDS = (
     "hooks.secret_cmd",
     "hooks.sentinel_cmd",
     "hooks.demo",
+    "hooks.tasks",
 )
 
 

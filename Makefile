@@ -1,0 +1,14 @@
+# The two commands of the README, and a few more for maintainers.
+.PHONY: demo test bench bootstrap export
+
+demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
+	.venv/bin/redis-scaffold demo
+
+test: bootstrap ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
+	.venv/bin/python -m pytest
+
+bench: bootstrap ## Run the benchmarks and print their figures
+	.venv/bin/python -m benchmarks
+
+bootstrap:
+	bash scripts/bootstrap.sh

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what the demo and the tests need, idempotently, on a fresh Debian machine:
+# redis-server and redis-sentinel from Debian's packages, and a virtualenv (.venv)
+# with this project and its test dependencies from PyPI.
+# terraform and kubectl are not in Debian's archive; the machine image provides them
+# (the tests say so clearly when they are missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
+command -v git >/dev/null 2>&1 || missing+=(git)
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "bootstrap: installing ${missing[*]} from Debian's packages"
+  $sudo apt-get update -qq
+  # policy-rc.d-less containers would otherwise try to start the packaged redis service.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing the project into .venv"
+  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  rm -f .venv/.installed-* && touch "$stamp"
+fi

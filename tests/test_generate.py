@@ -1,0 +1,193 @@
+"""A service team generates its repository: defaults, other answers, and bad answers.
+
+The manifests, Terraform, client and hooks have stories of their own; this file covers
+what every generated repository must be: complete, reproducing the runbook's example
+with the defaults, rejecting bad answers before writing anything, and holding no secret.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fixtures.generation import TEMPLATE_TAG
+
+EXPECTED_FILES = [
+    ".copier-answers.yml",
+    ".gitignore",
+    "README.md",
+    "Makefile",
+    "catalog-info.yaml",
+    "terraform/versions.tf",
+    "terraform/terraform.tfvars.json",
+    "manifest/redis/base/kustomization.yaml",
+    "manifest/components/redis-env/kustomization.yaml",
+    "manifest/components/redis-secret/kustomization.yaml",
+    "manifest/examples/app/kustomization.yaml",
+    "client/python/redis_client.py",
+]
+
+
+def test_defaults_reproduce_the_runbook_example(generate):
+    repo = generate()
+
+    for rel in EXPECTED_FILES:
+        assert (repo / rel).is_file(), f"{rel} is missing"
+
+    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == TEMPLATE_TAG
+    assert answers["service_name"] == "shopping-cart"
+    assert answers["master_set"] == "shopping-cart-redis"
+    assert answers["secret_name"] == "shopping-cart-redis"
+    assert answers["secret_key"] == "db-password"
+    assert answers["redis_replicas"] == 3 and answers["sentinel_quorum"] == 2
+    # computed values are derived again on every render, never recorded
+    assert "redis_host" not in answers and "avp_placeholder" not in answers
+
+    readme = (repo / "README.md").read_text()
+    # the runbook dropped ".svc"; the generated runbook must not
+    assert "shopping-cart-redis.redis.svc.cluster.local" in readme
+    assert "shopping-cart-redis.redis.cluster.local" not in readme
+    assert "SENTINEL get-master-addr-by-name shopping-cart-redis" in readme
+    # the runbook's invalid `environments: - envFrom:` shape is gone
+    assert "envFrom" not in readme and "secretKeyRef" in readme
+    assert "{{" not in readme and "{%" not in readme
+
+    makefile = (repo / "Makefile").read_text()
+    for target in ("install:", "secret:", "render:", "deploy:", "check:", "check-conflicts:"):
+        assert re.search(rf"^{target}", makefile, re.M), target
+    assert "argocd-vault-plugin generate -" in makefile
+
+    gitignore = (repo / ".gitignore").read_text().split()
+    assert {".terraform/", "*.tfstate", "rendered/"} <= set(gitignore)
+
+    entities = list(yaml.safe_load_all((repo / "catalog-info.yaml").read_text()))
+    kinds = {e["kind"]: e for e in entities}
+    assert set(kinds) == {"Component", "Resource"}
+    assert kinds["Component"]["spec"]["owner"] == answers["owner"]
+    assert kinds["Component"]["spec"]["dependsOn"] == ["resource:shopping-cart-redis"]
+
+
+MATRIX = [
+    {"redis_replicas": 5, "redis_namespace": "data", "app_namespace": "checkout"},
+    {"service_name": "orders", "kms_key_id": "alias/orders-redis", "storage_class": "gp3"},
+    {"redis_cpu_limit": "1", "redis_memory_limit": "2Gi", "aws_region": "eu-west-1"},
+]
+
+
+@pytest.mark.parametrize("answers", MATRIX, ids=lambda a: ",".join(a))
+def test_other_answers_render_completely(generate, answers):
+    repo = generate(answers)
+    recorded = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    for key, value in answers.items():
+        assert recorded[key] == value
+    for path in repo.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "{{" not in text.replace("${{", "") or path.suffix == ".yml", path
+    service = answers.get("service_name", "shopping-cart")
+    readme = (repo / "README.md").read_text()
+    namespace = answers.get("redis_namespace", "redis")
+    assert f"{service}-redis.{namespace}.svc.cluster.local" in readme
+
+
+# At least 25 bad answers. Each must be rejected before anything is written, with a
+# message that names the field (copier's prefix) and states the rule.
+BAD_ANSWERS = [
+    ("service_name", "ShoppingCart", "DNS-1123 label"),
+    ("service_name", "shopping_cart", "DNS-1123 label"),
+    ("service_name", "-cart", "DNS-1123 label"),
+    ("service_name", "a" * 31, "at most 30 characters"),
+    ("description", "two\nlines", "one line"),
+    ("owner", "team cart", "Backstage owner reference"),
+    ("system", "-bad-", "Backstage entity name"),
+    ("redis_namespace", "Redis", "DNS-1123 label"),
+    ("app_namespace", "app.ns", "DNS-1123 label"),
+    ("app_deployment", "App", "DNS-1123 subdomain"),
+    ("cluster_domain", "cluster..local", "DNS-1123 subdomain"),
+    ("master_set", "my master", "letters, digits"),
+    ("redis_replicas", 4, "odd"),
+    ("redis_replicas", 1, "odd"),
+    ("redis_replicas", 11, "from 3 to 9"),
+    ("sentinel_quorum", 1, "majority"),
+    ("sentinel_quorum", 4, "majority"),
+    ("min_replicas_to_write", 0, "at least 1"),
+    ("min_replicas_to_write", 3, "fewer than the 3 pods"),
+    ("down_after_ms", 500, "from 1000"),
+    ("failover_timeout_ms", 10000, "more than down_after_ms"),
+    ("redis_image", "bitnami/redis", "Bitnami"),
+    ("redis_image", "redis:7.4", "without tag"),
+    ("redis_version", "latest", "pinned"),
+    ("redis_version", "6.0.16", "at least 6.2"),
+    ("redis_port", 80, "1024 to 65535"),
+    ("sentinel_port", 6379, "differ from redis_port"),
+    ("storage_size", "10GB", "memory quantity"),
+    ("storage_size", "0Gi", "at least 1Mi"),
+    ("storage_class", "Fast_SSD", "DNS-1123 subdomain"),
+    ("redis_cpu_request", "100 m", "CPU quantity"),
+    ("redis_cpu_limit", "50m", "not be below redis_cpu_request"),
+    ("redis_memory_request", "lots", "memory quantity"),
+    ("redis_memory_limit", "256Mi", "not be below redis_memory_request"),
+    ("aws_region", "Europe", "AWS region"),
+    ("secret_name", "shopping cart", "A-Z a-z 0-9"),
+    ("secret_name", "cart-redis-abc123", "six characters"),
+    ("secret_key", "db password", "Kubernetes Secret key"),
+    ("kms_key_id", "my-key", "KMS key"),
+    ("secret_recovery_window_days", 3, "0 or a whole number from 7 to 30"),
+    ("topology", "cluster", "Invalid choice"),
+]
+
+
+@pytest.mark.parametrize(
+    "field,value,rule", BAD_ANSWERS, ids=[f"{f}={v!r}"[:40] for f, v, _ in BAD_ANSWERS]
+)
+def test_bad_answer_is_rejected_before_anything_is_written(generate, tmp_path, field, value, rule):
+    with pytest.raises(ValueError) as excinfo:
+        generate({field: value}, name="rejected")
+    message = str(excinfo.value)
+    assert f"'{field}'" in message
+    assert rule in message
+    assert not (tmp_path / "rejected").exists() or not any((tmp_path / "rejected").iterdir())
+
+
+def test_copier_cli_names_the_field_and_the_rule(template_src, tmp_path):
+    dst = tmp_path / "svc"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "copier", "copy", "--trust", "--defaults",
+            "--vcs-ref", TEMPLATE_TAG, "--data", "redis_replicas=4",
+            str(template_src), str(dst),
+        ],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "redis_replicas" in result.stderr and "odd" in result.stderr
+    assert not dst.exists() or not any(dst.iterdir())
+
+
+PASSWORDISH = re.compile(
+    r"(password|passwd|requirepass|masterauth|auth-pass|secret_string)[\"']?\s*[:=]\s*[\"']?([^\s\"'#]+)",
+    re.I,
+)
+
+
+@pytest.mark.parametrize("answers", [{}, MATRIX[1]], ids=["defaults", "kms"])
+def test_no_plaintext_secret_anywhere(generate, answers):
+    repo = generate(answers)
+    answers_text = (repo / ".copier-answers.yml").read_text()
+    assert not re.search(r"password\s*:", answers_text, re.I)
+
+    for path in repo.rglob("*"):
+        if not path.is_file():
+            continue
+        for match in PASSWORDISH.finditer(path.read_text()):
+            value = match.group(2)
+            # only references: env vars, Terraform expressions, placeholders, names
+            assert re.match(r"^(\$|<path:|var\.|local\.|ephemeral\.|\{|os\.|settings\.|None|null|REDIS_PASSWORD|db-password|jsonencode|\(|\[)", value) or value.isidentifier(), (
+                f"{path.relative_to(repo)}: '{match.group(0)[:40]}' is not a reference"
+            )
