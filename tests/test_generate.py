@@ -191,3 +191,12 @@ def test_no_plaintext_secret_anywhere(generate, answers):
             assert re.match(r"^(\$|<path:|var\.|local\.|ephemeral\.|\{|os\.|settings\.|None|null|REDIS_PASSWORD|db-password|jsonencode|\(|\[)", value) or value.isidentifier(), (
                 f"{path.relative_to(repo)}: '{match.group(0)[:40]}' is not a reference"
             )
+
+
+def test_every_question_is_documented():
+    root = Path(__file__).resolve().parents[1]
+    questions = yaml.safe_load((root / "copier.yml").read_text())
+    documented = (root / "docs" / "questions.md").read_text()
+    for name, spec in questions.items():
+        if not name.startswith("_"):
+            assert f"`{name}`" in documented, f"docs/questions.md does not mention {name}"
