@@ -1,0 +1,235 @@
+"""`redis-scaffold demo`: the whole flow on this machine, with nothing outside loopback.
+
+1. start a local AWS emulator (moto in server mode on 127.0.0.1);
+2. generate the shopping-cart repository with copier (default answers) from this
+   template (the working tree as it is, uncommitted changes included);
+3. run `redis-scaffold secret ensure` on it against the emulator;
+4. start 3 redis + 3 sentinels on loopback from the generated repo's own config and
+   start scripts, with the password read back from the emulated secret;
+5. run `redis-scaffold sentinel check --strict --password-from secret`;
+6. write and read with the generated client snippet (client/python/redis_client.py).
+
+Everything it started is stopped on success, on failure and on Ctrl-C (or SIGTERM).
+The password is never printed: the hooks get it from the secret or the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TextIO
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+SERVICE = "shopping-cart"
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and why."""
+
+
+class Narrator:
+    """Numbered steps on `out`; child output indented under its step."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.count = 0
+
+    def step(self, text: str) -> None:
+        self.count += 1
+        print(f"\n[{self.count}] {text}", file=self.out, flush=True)
+
+    def say(self, text: str) -> None:
+        for line in text.rstrip().splitlines():
+            print(f"    {line}", file=self.out, flush=True)
+
+
+def hook_env(aws: Mapping[str, str]) -> dict[str, str]:
+    """This process's env, minus anything that could reach real AWS, plus the emulator's."""
+    from hooks import emulator
+
+    env = {k: v for k, v in os.environ.items() if k not in emulator.AWS_ENV_TO_CLEAR and k != "REDIS_PASSWORD"}
+    env.update(aws)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TEMPLATE_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_hook(narrator: Narrator, args: list[str], env: Mapping[str, str], timeout: float = 120) -> None:
+    """Run `redis-scaffold ARGS` as its own process, as a user would; show its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "hooks", *args],
+        env=dict(env), cwd=TEMPLATE_ROOT, capture_output=True, text=True, timeout=timeout,
+    )
+    narrator.say(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise DemoError(f"`redis-scaffold {' '.join(args[:2])}` exited {result.returncode}")
+
+
+def generate(dst: Path) -> Path:
+    import copier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # copier's "dirty template" notice: intended here
+        copier.run_copy(
+            str(TEMPLATE_ROOT), dst, data={"service_name": SERVICE}, defaults=True,
+            unsafe=True, skip_tasks=True, quiet=True, vcs_ref="HEAD",
+        )
+    return dst
+
+
+def emulated_password(project: Path, endpoint: str, aws: Mapping[str, str]) -> str:
+    """Read the password back from the emulated secret (boto3 pointed at it explicitly)."""
+    import boto3
+
+    from hooks.secret import read_password
+    from hooks.secret_cmd import load_spec
+
+    spec = load_spec(project)
+    client = boto3.session.Session(
+        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+        region_name=spec.region,
+    ).client("secretsmanager", endpoint_url=endpoint)
+    return read_password(client, spec.name, spec.key)
+
+
+def load_client(project: Path):
+    path = project / "client" / "python" / "redis_client.py"
+    spec = importlib.util.spec_from_file_location(f"redis_client_{uuid.uuid4().hex}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def use_client(narrator: Narrator, project: Path, topo, password: str) -> None:
+    client = load_client(project)
+    settings = client.settings_from_env({
+        "REDIS_HOST": ",".join(node.host for node in topo.nodes),
+        "REDIS_READ_PORT": str(topo.redis_port),
+        "REDIS_SENTINEL_PORT": str(topo.sentinel_port),
+        "REDIS_MASTER_SET": topo.master_set,
+        "REDIS_PASSWORD": password,
+    })
+    writer, reader = client.writer(settings), client.reader(settings)
+    key = f"cart:demo:{uuid.uuid4().hex[:8]}"
+    writer.set(key, "3 items", ex=300)
+    master = writer.connection_pool.get_master_address()
+    narrator.say(f"writer(): SET {key} on the master {master[0]}:{master[1]}, found through Sentinel")
+    synced = writer.wait(len(topo.nodes) - 1, 5000)
+    narrator.say(f"WAIT: {synced} of {len(topo.nodes) - 1} replicas have it")
+    value = reader.get(key)
+    narrator.say(f"reader(): GET {key} on {settings.hosts[0]}:{settings.read_port} -> {value!r}")
+    writer.close()
+    reader.close()
+    if value != b"3 items":
+        raise DemoError(f"the read of {key} returned {value!r}")
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) unwind like Ctrl-C, so every `finally` runs."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, interrupt)
+        except ValueError:  # not the main thread: leave the handlers alone
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_demo(workdir: Path, out: TextIO) -> None:
+    from hooks import emulator
+    from hooks.topology import LocalTopology, find_free_host_base, read_answers
+
+    narrator = Narrator(out)
+    with contextlib.ExitStack() as stack:
+        narrator.step("Starting the AWS emulator (moto server)")
+        endpoint = stack.enter_context(emulator.moto_server())
+        aws = emulator.aws_env(endpoint)
+        narrator.say(f"listening on {endpoint}; boto3 and the hooks are pointed at it, not at AWS")
+
+        narrator.step(f"Generating the {SERVICE} repository with copier (default answers)")
+        project = generate(workdir / SERVICE)
+        narrator.say(f"{project}")
+        answers = read_answers(project)
+
+        narrator.step("redis-scaffold secret ensure (against the emulator)")
+        env = hook_env(aws)
+        run_hook(narrator, ["secret", "ensure", str(project)], env)
+
+        narrator.step("Starting 3 redis + 3 sentinels from the generated config")
+        password = emulated_password(project, endpoint, aws)
+        narrator.say("password read back from the emulated secret (not shown)")
+        count = int(answers["redis_replicas"])
+        base = find_free_host_base(count, [int(answers["redis_port"]), int(answers["sentinel_port"])])
+        topo = LocalTopology(project, workdir / "topology", host_base=base, password=password)
+        stack.callback(lambda: narrator.say(f"stopped redis and sentinel on {', '.join(n.host for n in topo.nodes)}"))
+        stack.callback(topo.stop)
+        topo.start()
+        topo.wait_until_ready(60)
+        master = topo.master_address()
+        narrator.say(f"pods on {', '.join(n.host for n in topo.nodes)}; master {master[0]}:{master[1]}")
+
+        narrator.step("redis-scaffold sentinel check --strict --password-from secret")
+        sentinels = [a for host, port in topo.sentinels for a in ("--sentinel", f"{host}:{port}")]
+        run_hook(narrator, ["sentinel", "check", str(project), *sentinels, "--strict", "--password-from", "secret"], env)
+
+        narrator.step("The generated client snippet (client/python/redis_client.py)")
+        use_client(narrator, project, topo, password)
+
+        narrator.step("Stopping everything the demo started")
+
+
+def _main(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="redis-scaffold-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    keep = args.keep or args.workdir is not None
+    code = 0
+    try:
+        with stop_on_signals():
+            run_demo(workdir, out)
+        print("\nDemo complete: the template, both hooks and the client work end to end.", file=out)
+    except KeyboardInterrupt:
+        print("\nInterrupted: everything the demo started has been stopped.", file=out)
+        code = 130
+    except Exception as exc:  # every failure: one line, after everything was stopped
+        print(f"\nDemo failed: {type(exc).__name__}: {exc}\nEverything the demo started has been stopped.", file=out)
+        code = 1
+    finally:
+        if keep:
+            print(f"Files kept in {workdir}", file=out)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return code
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the whole flow locally: emulator, generation, secret, Sentinel, client",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--workdir", type=Path, metavar="DIR", help="where to generate and run (kept)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    parser.set_defaults(func=_main)

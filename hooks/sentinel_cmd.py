@@ -1,0 +1,164 @@
+"""`redis-scaffold sentinel check PROJECT_DIR`: the command-line side of hooks/sentinel.py.
+
+Reads the generated repository's answers (sentinel addresses, master set, pod count)
+and the password (REDIS_PASSWORD, or the AWS secret named in terraform.tfvars.json),
+runs the check and prints its report. The password is never printed.
+
+Exit codes: 0 healthy (or unreachable without --strict: a warning), 2 usage,
+20-28 one per SentinelCheckError kind (see hooks/sentinel.py), 29 no password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from hooks import sentinel
+
+PASSWORD_UNAVAILABLE = 29
+SENTINELS_ENV = "REDIS_SENTINELS"
+
+
+class PasswordUnavailable(Exception):
+    exit_code = PASSWORD_UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to check, from the generated repository's answers."""
+
+    sentinels: list[sentinel.Address]
+    master_set: str
+    pods: int
+
+
+def load_answers(project: Path) -> dict:
+    path = project / ".copier-answers.yml"
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: is {project} a generated repository?") from None
+
+
+def target_from_answers(answers: Mapping, sentinels: list[str] | None = None) -> Target:
+    """Default sentinel: the in-cluster Service, <service>-redis.<ns>.svc.<domain>:<port>."""
+    port = int(answers.get("sentinel_port", 26379))
+    if sentinels:
+        addresses = [sentinel.parse_address(s, port) for s in sentinels]
+    else:
+        service = answers["service_name"]
+        host = f"{service}-redis.{answers.get('redis_namespace', 'redis')}.svc.{answers.get('cluster_domain', 'cluster.local')}"
+        addresses = [(host, port)]
+    return Target(
+        sentinels=addresses,
+        master_set=answers.get("master_set") or f"{answers['service_name']}-redis",
+        pods=int(answers.get("redis_replicas", 3)),
+    )
+
+
+def password_from_env(environ: Mapping[str, str]) -> str:
+    password = environ.get("REDIS_PASSWORD")
+    if not password:
+        raise PasswordUnavailable("REDIS_PASSWORD is not set (or use --password-from secret).")
+    return password
+
+
+def password_from_secret(project: Path) -> str:
+    """Read the password from the AWS secret named in terraform/terraform.tfvars.json."""
+    try:
+        from hooks.secret import SecretError, make_client, read_password
+        from hooks.secret_cmd import load_spec
+    except ImportError as exc:
+        raise PasswordUnavailable(f"reading the secret needs {exc.name}: pip install redis-scaffold") from None
+    try:
+        spec = load_spec(project)
+        return read_password(make_client(spec.region or None), spec.name, spec.key)
+    except SecretError as exc:  # its messages never hold the value
+        raise PasswordUnavailable(str(exc)) from None
+
+
+def run(
+    project: Path,
+    sentinels: list[str] | None,
+    timeout: float,
+    strict: bool,
+    password_from: str,
+    environ: Mapping[str, str],
+    out: TextIO,
+) -> int:
+    try:
+        target = target_from_answers(load_answers(project), sentinels)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    tried = ", ".join(map(sentinel.fmt, target.sentinels))
+    try:
+        password = password_from_env(environ) if password_from == "env" else password_from_secret(project)
+    except PasswordUnavailable as exc:
+        # Without a password nothing can be checked; if nothing listens either, that is
+        # the usual "the cluster does not exist yet" case, which is only a warning.
+        if not sentinel.reachable(target.sentinels, timeout):
+            return unreachable(f"no sentinel accepts connections; tried: {tried}", strict, out)
+        print(f"error: no password for the check: {exc}", file=out)
+        return exc.exit_code
+    print(f"checking master set {target.master_set!r} through {tried} (timeout {timeout:g} s)", file=out)
+    try:
+        report = sentinel.check(target.sentinels, target.master_set, password, target.pods, timeout)
+    except sentinel.Unreachable as exc:
+        return unreachable(str(exc), strict, out)
+    except sentinel.SentinelCheckError as exc:
+        print(f"error ({exc.kind}): {exc}", file=out)
+        return exc.exit_code
+    print(report.text(), file=out)
+    print("ok: Sentinel, quorum, master and a write/read round trip all work.", file=out)
+    return 0
+
+
+def unreachable(message: str, strict: bool, out: TextIO) -> int:
+    if strict:
+        print(f"error (unreachable): {message}", file=out)
+        return sentinel.Unreachable.exit_code
+    print(
+        f"warning: {message}. The Sentinel deployment may not exist yet; "
+        "run `make check` (redis-scaffold sentinel check . --strict) once it is deployed.",
+        file=out,
+    )
+    return 0
+
+
+def _main(args: argparse.Namespace) -> int:
+    sentinels = args.sentinel or [s for s in os.environ.get(SENTINELS_ENV, "").split(",") if s.strip()]
+    return run(
+        args.project, sentinels, args.timeout, args.strict, args.password_from, os.environ, sys.stdout
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("sentinel", help="check a running Sentinel deployment")
+    sub = group.add_subparsers(dest="sentinel_command", required=True, metavar="ACTION")
+    parser = sub.add_parser(
+        "check",
+        help="discover the master, check quorum, members, auth and a write/read round trip",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("project", type=Path, metavar="PROJECT_DIR", help="the generated repository")
+    parser.add_argument(
+        "--sentinel", action="append", metavar="HOST:PORT",
+        help=f"a sentinel to ask (repeatable); default ${SENTINELS_ENV} (comma-separated), "
+        "else the in-cluster Service <service>-redis.<namespace>.svc.<domain>:<sentinel_port>",
+    )
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="overall time limit (default 5)")
+    parser.add_argument("--strict", action="store_true", help="fail (exit 21) when no sentinel answers")
+    parser.add_argument(
+        "--password-from", choices=("env", "secret"), default="env",
+        help="REDIS_PASSWORD (default), or the AWS secret named in terraform/terraform.tfvars.json",
+    )
+    parser.set_defaults(func=_main)

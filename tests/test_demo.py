@@ -1,0 +1,95 @@
+"""`redis-scaffold demo`, the README's first command, run as a user runs it.
+
+It must finish successfully, and whether it finishes or is interrupted, leave no
+redis, sentinel or emulator behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def demo(workdir: Path, **popen) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "REDIS_PASSWORD"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "hooks", "demo", "--workdir", str(workdir)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen,
+    )
+
+
+def processes_in(workdir: Path) -> list[str]:
+    """Live processes whose working directory lies under workdir (redis runs in its data dir)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and cwd.is_relative_to(workdir):
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            found.append(f"{proc.name} {cmdline}")
+    return found
+
+
+def listening(url_in: str) -> list[str]:
+    """The emulator and redis addresses the demo printed that still accept connections."""
+    addresses = re.findall(r"http://(127\.[\d.]+):(\d+)", url_in)
+    addresses += re.findall(r"\b(127\.\d+\.\d+\.\d+):(\d+)\b", url_in)
+    alive = []
+    for host, port in set(addresses):
+        with socket.socket() as s:
+            s.settimeout(1)
+            if s.connect_ex((host, int(port))) == 0:
+                alive.append(f"{host}:{port}")
+    return alive
+
+
+def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path):
+    proc = demo(tmp_path)
+    out, _ = proc.communicate(timeout=240)
+
+    assert proc.returncode == 0, out
+    for step in ("secret shopping-cart-redis: created", "ok: Sentinel, quorum, master",
+                 "reader(): GET", "-> b'3 items'", "Demo complete"):
+        assert step in out, out
+    assert "password read back from the emulated secret (not shown)" in out
+    assert (tmp_path / "shopping-cart" / ".copier-answers.yml").is_file()
+    assert processes_in(tmp_path) == []
+    assert listening(out) == []
+
+
+def test_ctrl_c_mid_demo_stops_everything(tmp_path):
+    proc = demo(tmp_path, start_new_session=True)
+    seen = []
+    # Read until the topology is up (the emulator holds the secret by then); the demo's
+    # own steps are bounded, and so is the test (pytest-timeout).
+    for line in iter(proc.stdout.readline, ""):
+        seen.append(line)
+        if "pods on" in line:
+            break
+    assert any("pods on" in line for line in seen), "".join(seen)
+    assert processes_in(tmp_path), "the topology should be running at this point"
+
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the foreground group
+    rest, _ = proc.communicate(timeout=60)
+    out = "".join(seen) + rest
+
+    assert proc.returncode == 130, out
+    assert "Interrupted: everything the demo started has been stopped." in out
+    assert processes_in(tmp_path) == []
+    assert listening(out) == []
