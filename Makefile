@@ -5,7 +5,7 @@ demo: bootstrap ## Generate the shopping-cart repository and run its hooks again
 	.venv/bin/redis-scaffold demo
 
 test: bootstrap ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
-	.venv/bin/python -m pytest
+	bash scripts/offline.sh .venv/bin/python -m pytest
 
 bench: bootstrap ## Run the benchmarks and print their figures
 	.venv/bin/python -m benchmarks
