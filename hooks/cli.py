@@ -15,6 +15,9 @@ COMMANDS = (
     "hooks.sentinel_cmd",
     "hooks.demo",
     "hooks.tasks",
+    "hooks.update",
+    "hooks.adopt",
+    "hooks.backstage",
 )
 
 

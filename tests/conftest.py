@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.generation",
     "tests.fixtures.aws",
     "tests.fixtures.topology",
+    "tests.fixtures.versions",
 ]
