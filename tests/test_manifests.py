@@ -1,0 +1,273 @@
+"""The generated Kubernetes manifests: every kustomization renders with the real
+`kubectl kustomize`, every object passes the Kubernetes 1.31 schemas in strict mode
+(an unknown field fails), and the rendered objects have the Sentinel properties.
+
+Story per answer set: a team generates its repository, renders every kustomization in
+it (the Redis base and the sample app wired through both components, plus the same app
+whose container had no env yet), and gets a deployable, production-shaped Sentinel.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+K8S_VERSION = "1.31.0"
+PLACEHOLDER = r"^<path:[^#<>]+#[^#<>]+>$"
+
+CASES = {
+    "defaults": {},
+    "five-pods-elsewhere": {
+        "redis_replicas": 5,
+        "redis_namespace": "cache",
+        "app_namespace": "storefront",
+        "storage_class": "gp3-encrypted",
+    },
+    "renamed-and-limited": {
+        "service_name": "orders",
+        "app_deployment": "orders-api",
+        "app_container": "api",
+        "redis_port": 7000,
+        "sentinel_port": 27000,
+        "redis_cpu_limit": "2",
+        "redis_memory_request": "1Gi",
+        "redis_memory_limit": "2Gi",
+        "cluster_domain": "k8s.example.internal",
+        "secret_key": "redis-password",
+    },
+}
+
+
+def expected(answers: dict) -> dict:
+    """What the answers should produce, derived here independently of copier.yml."""
+    a = {
+        "service_name": "shopping-cart", "redis_namespace": "redis", "redis_replicas": 3,
+        "redis_port": 6379, "sentinel_port": 26379, "storage_class": "", "storage_size": "8Gi",
+        "redis_cpu_limit": "", "redis_memory_limit": "512Mi", "cluster_domain": "cluster.local",
+        "secret_key": "db-password",
+    } | answers
+    svc = a["service_name"]
+    a.setdefault("app_namespace", svc)
+    a.setdefault("app_deployment", svc)
+    a.setdefault("app_container", a["app_deployment"])
+    name = f"{svc}-redis"
+    headless = f"{svc}-redis-headless"
+    ns, domain = a["redis_namespace"], a["cluster_domain"]
+    mem = {"512Mi": 512 * 2**20, "2Gi": 2 * 2**30}[a["redis_memory_limit"]]
+    return a | {
+        "name": name,
+        "headless": headless,
+        "master_set": name,
+        "host": f"{name}.{ns}.svc.{domain}",
+        "peers": [f"{name}-{i}.{headless}.{ns}.svc.{domain}" for i in range(a["redis_replicas"])],
+        "quorum": a["redis_replicas"] // 2 + 1,
+        "maxmemory": mem * 3 // 4,
+    }
+
+
+# ------------------------------------------------------------------ helpers
+def kustomize(path: Path) -> list[dict]:
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, f"kubectl kustomize {path}: {out.stderr}"
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def validate_strictly(objects: list[dict], where: str) -> None:
+    for obj in objects:
+        try:
+            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{where}: {obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
+
+
+def one(objects: list[dict], kind: str, name: str | None = None) -> dict:
+    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, got {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def conf_lines(text: str) -> list[list[str]]:
+    return [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def add_app_without_env(repo: Path) -> Path:
+    """A second app kustomization whose Deployment's container has no env yet."""
+    example = repo / "manifest/examples/app"
+    variant = repo / "manifest/examples/app-without-env"
+    variant.mkdir()
+    deployment = yaml.safe_load((example / "deployment.yaml").read_text())
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        container.pop("env", None)
+    (variant / "deployment.yaml").write_text(yaml.safe_dump(deployment))
+    (variant / "kustomization.yaml").write_text((example / "kustomization.yaml").read_text())
+    return variant
+
+
+# ------------------------------------------------------------------- checks
+def check_redis_base(objs: list[dict], e: dict) -> None:
+    assert sorted(o["kind"] for o in objs) == sorted(
+        ["ServiceAccount", "ConfigMap", "Secret", "Service", "Service", "StatefulSet",
+         "PodDisruptionBudget", "NetworkPolicy"]
+    )
+    assert {o["metadata"]["namespace"] for o in objs} == {e["redis_namespace"]}
+
+    sts = one(objs, "StatefulSet", e["name"])
+    spec, pod = sts["spec"], sts["spec"]["template"]["spec"]
+    selector = spec["selector"]["matchLabels"]
+    assert spec["replicas"] == e["redis_replicas"]
+    assert spec["serviceName"] == e["headless"]
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert selector.items() <= sts["spec"]["template"]["metadata"]["labels"].items()
+
+    # Soft anti-affinity across nodes.
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == selector
+
+    # Non-root, read-only, no capabilities, RuntimeDefault seccomp, no API token.
+    psc = pod["securityContext"]
+    assert (psc["runAsNonRoot"], psc["runAsUser"], psc["runAsGroup"], psc["fsGroup"]) == (True, 999, 999, 999)
+    assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False
+    sa = one(objs, "ServiceAccount", pod["serviceAccountName"])
+    assert sa["automountServiceAccountToken"] is False
+    assert pod["terminationGracePeriodSeconds"] > 30  # pre-stop.sh waits at most 30 s
+
+    # The ConfigMap holds the real files, and every script the pod runs is in it.
+    cm = one(objs, "ConfigMap")
+    (config_volume,) = [v for v in pod["volumes"] if "configMap" in v]
+    assert config_volume["configMap"]["name"] == cm["metadata"]["name"]
+    secret = one(objs, "Secret", e["name"])
+
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert set(containers) == {"redis", "sentinel"}
+    for name, c in containers.items():
+        assert c["image"] == f"redis:{e.get('redis_version', '7.4.6')}"
+        csc = c["securityContext"]
+        assert csc["readOnlyRootFilesystem"] is True
+        assert csc["allowPrivilegeEscalation"] is False
+        assert csc["capabilities"] == {"drop": ["ALL"]}
+        commands = [c["command"]] + [c[p]["exec"]["command"] for p in ("startupProbe", "livenessProbe", "readinessProbe")]
+        if "lifecycle" in c:
+            commands.append(c["lifecycle"]["preStop"]["exec"]["command"])
+        for command in commands:
+            script = command[1]
+            assert script.startswith("/config/") and script.removeprefix("/config/") in cm["data"], command
+        env = {v["name"]: v for v in c["env"]}
+        assert env["PEER_HOSTS"]["value"].split() == e["peers"]
+        assert env["ANNOUNCE_HOST"]["value"] == f"$(POD_NAME).{e['headless']}.{e['redis_namespace']}.svc.{e['cluster_domain']}"
+        ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": secret["metadata"]["name"], "key": e["secret_key"]}
+        assert ref["key"] in secret["stringData"]
+        assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    assert containers["redis"]["ports"] == [{"name": "redis", "containerPort": e["redis_port"]}]
+    assert containers["sentinel"]["ports"] == [{"name": "sentinel", "containerPort": e["sentinel_port"]}]
+    assert "preStop" in containers["redis"]["lifecycle"]
+    redis_limits = containers["redis"]["resources"]["limits"]
+    assert redis_limits.get("cpu", "") == e["redis_cpu_limit"]
+    assert redis_limits["memory"] == e["redis_memory_limit"]
+
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == e["storage_size"]
+    assert claim["spec"].get("storageClassName", "") == e["storage_class"]
+
+    # Services: the headless one publishes not-ready pods; the ClusterIP one selects every pod.
+    headless = one(objs, "Service", e["headless"])
+    assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
+    service = one(objs, "Service", e["name"])
+    assert service["spec"]["type"] == "ClusterIP"
+    for svc in (headless, service):
+        assert svc["spec"]["selector"] == selector  # every pod, the master included
+        assert {p["port"] for p in svc["spec"]["ports"]} == {e["redis_port"], e["sentinel_port"]}
+
+    pdb = one(objs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == e["quorum"]
+    assert pdb["spec"]["selector"]["matchLabels"] == selector
+
+    netpol = one(objs, "NetworkPolicy")
+    assert netpol["spec"]["podSelector"]["matchLabels"] == selector
+    assert netpol["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = netpol["spec"]["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": e["app_namespace"]}}},
+        {"podSelector": {"matchLabels": selector}},
+    ]
+    assert {p["port"] for p in rule["ports"]} == {e["redis_port"], e["sentinel_port"]}
+
+    # Sentinel and Redis configuration in the ConfigMap.
+    sentinel = conf_lines(cm["data"]["sentinel.conf"])
+    keys = [" ".join(line[:2]) for line in sentinel]
+    assert keys.index("sentinel resolve-hostnames") < keys.index("sentinel monitor")
+    assert ["sentinel", "announce-hostnames", "yes"] in sentinel
+    assert ["sentinel", "monitor", e["master_set"], e["peers"][0], str(e["redis_port"]), str(e["quorum"])] in sentinel
+    assert ["sentinel", "down-after-milliseconds", e["master_set"], "10000"] in sentinel
+    assert ["sentinel", "failover-timeout", e["master_set"], "180000"] in sentinel
+    redis_conf = conf_lines(cm["data"]["redis.conf"])
+    for line in (["appendonly", "yes"], ["min-replicas-to-write", "1"], ["min-replicas-max-lag", "10"],
+                 ["maxmemory", str(e["maxmemory"])], ["replica-read-only", "yes"], ["port", str(e["redis_port"])]):
+        assert line in redis_conf
+    assert any(line[0] == "save" for line in redis_conf)
+
+
+def check_secret(secret: dict, e: dict, namespace: str) -> None:
+    assert secret["metadata"]["name"] == e["name"] and secret["metadata"]["namespace"] == namespace
+    assert "data" not in secret
+    assert secret["stringData"] == {e["secret_key"]: f"<path:{e['name']}#{e['secret_key']}>"}
+    for value in secret["stringData"].values():
+        assert re.fullmatch(PLACEHOLDER, value)
+
+
+def check_app(objs: list[dict], e: dict, other_env: list[str]) -> None:
+    assert sorted(o["kind"] for o in objs) == ["Deployment", "Secret"]
+    check_secret(one(objs, "Secret"), e, e["app_namespace"])
+    deployment = one(objs, "Deployment", e["app_deployment"])
+    assert deployment["metadata"]["namespace"] == e["app_namespace"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == e["app_container"] and container["image"]
+    env = {v["name"]: v for v in container["env"]}
+    assert sorted(env) == sorted(["REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT",
+                                  "REDIS_MASTER_SET", "REDIS_PASSWORD", *other_env])
+    assert env["REDIS_HOST"] == {"name": "REDIS_HOST", "value": e["host"]}
+    assert env["REDIS_READ_PORT"] == {"name": "REDIS_READ_PORT", "value": str(e["redis_port"])}
+    assert env["REDIS_SENTINEL_PORT"] == {"name": "REDIS_SENTINEL_PORT", "value": str(e["sentinel_port"])}
+    assert env["REDIS_MASTER_SET"] == {"name": "REDIS_MASTER_SET", "value": e["master_set"]}
+    assert env["REDIS_PASSWORD"] == {
+        "name": "REDIS_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": e["name"], "key": e["secret_key"]}},
+    }
+
+
+# -------------------------------------------------------------------- tests
+@pytest.mark.parametrize("answers", CASES.values(), ids=CASES.keys())
+def test_every_kustomization_renders_valid_sentinel_manifests(generate, answers):
+    repo = generate(answers)
+    e = expected(answers)
+    add_app_without_env(repo)
+
+    roots, components, used = {}, set(), set()
+    for path in sorted(repo.rglob("kustomization.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        if doc["kind"] == "Component":
+            components.add(path.parent.resolve())  # rendered through the kustomizations that use them
+            continue
+        objs = kustomize(path.parent)
+        validate_strictly(objs, str(path.relative_to(repo)))
+        roots[path.parent.relative_to(repo).as_posix()] = objs
+        for ref in doc.get("components", []):
+            used.add((path.parent / ref).resolve())
+    assert {"manifest/redis/base", "manifest/examples/app", "manifest/examples/app-without-env"} <= roots.keys()
+    assert components and components <= used, f"components no kustomization uses: {components - used}"
+
+    base = roots["manifest/redis/base"]
+    check_redis_base(base, e)
+    check_secret(one(base, "Secret"), e, e["redis_namespace"])
+    check_app(roots["manifest/examples/app"], e, other_env=["LOG_LEVEL"])
+    check_app(roots["manifest/examples/app-without-env"], e, other_env=[])
