@@ -1,0 +1,79 @@
+"""`redis-scaffold secret ensure PROJECT_DIR`: the command-line face of hooks.secret.
+
+Reads the generated project's terraform/terraform.tfvars.json (the contract the
+Terraform also reads), builds a client from the standard AWS chain, runs ensure(),
+prints a short report on stdout, and on failure one paragraph on stderr with the
+error kind's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from hooks.secret import SecretError, SecretSpec, SpecError, ensure, make_client
+
+TFVARS = Path("terraform") / "terraform.tfvars.json"
+
+EXIT_CODES = """exit codes:
+  0   the secret exists (created, or found and checked)
+  10  other AWS error
+  11  no AWS credentials
+  12  access denied
+  13  Secrets Manager endpoint unreachable
+  14  secret scheduled for deletion
+  15  existing value is not JSON or lacks the key
+  16  project files missing or incomplete"""
+
+
+def load_spec(project_dir: Path) -> SecretSpec:
+    path = project_dir / TFVARS
+    try:
+        tfvars = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(
+            f"{path} does not exist: PROJECT_DIR must be a repository generated from the "
+            "Redis Sentinel template."
+        ) from None
+    except ValueError as exc:
+        raise SpecError(f"{path} is not valid JSON ({exc}).") from None
+    return SecretSpec.from_tfvars(tfvars)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        spec = load_spec(Path(args.project_dir))
+        if args.region:
+            spec = dataclasses.replace(spec, region=args.region)
+        client = make_client(region=spec.region, profile=args.profile)
+        report = ensure(client, spec, dry_run=args.dry_run)
+    except SecretError as exc:
+        print(f"redis-scaffold secret ensure: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print("\n".join(report.lines()))
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    secret = subparsers.add_parser("secret", help="The AWS Secrets Manager secret.")
+    actions = secret.add_subparsers(dest="action", required=True, metavar="ACTION")
+    parser = actions.add_parser(
+        "ensure",
+        help="Create the secret when absent; otherwise check it and mend tag drift.",
+        description=(
+            "Create the project's Secrets Manager secret, holding {KEY: password}, when "
+            "it is absent. When it exists, its value is never changed: it is checked and "
+            "only drift in description and tags is mended. Credentials come from the "
+            "standard AWS chain; AWS_ENDPOINT_URL* is honoured."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("project_dir", metavar="PROJECT_DIR", help="the generated repository")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
+    parser.add_argument("--region", help="AWS region (default: the project's)")
+    parser.add_argument("--profile", help="AWS profile of the shared config files")
+    parser.set_defaults(func=run)

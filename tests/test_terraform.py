@@ -1,0 +1,120 @@
+"""The generated Terraform, run for real: offline through the provider mirror, and
+applied against the AWS emulator, alone and after the `secret ensure` hook."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.aws import assert_absent
+
+pytestmark = pytest.mark.slow
+
+TF_FILES = {"versions.tf", "variables.tf", "secret.tf", "iam.tf", "outputs.tf", "terraform.tfvars.json"}
+
+
+def secret_value(aws_env, name: str) -> tuple[str, str]:
+    """(SecretString, VersionId) straight from the emulator. Never print them."""
+    response = aws_env.client().get_secret_value(SecretId=name)
+    return response["SecretString"], response["VersionId"]
+
+
+def secret_ensure(project) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hooks", "secret", "ensure", str(project)],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def tfvars_of(project) -> dict:
+    return json.loads((project / "terraform" / "terraform.tfvars.json").read_text())
+
+
+def test_generated_terraform_with_a_kms_key_is_formatted_and_valid(generate, terraform):
+    project = generate({"service_name": "billing", "kms_key_id": "alias/billing-redis",
+                        "secret_recovery_window_days": 0})
+    assert TF_FILES <= {p.name for p in (project / "terraform").iterdir()}
+    assert tfvars_of(project) == {
+        "region": "us-east-1", "secret_name": "billing-redis", "secret_key": "db-password",
+        "description": "Redis Sentinel for the billing service", "kms_key_id": "alias/billing-redis",
+        "recovery_window_in_days": 0,
+        "tags": {"service": "billing", "owner": "group:default/platform-team", "managed-by": "terraform"},
+    }
+    tf = terraform(project)
+    tf("fmt", "-check", "-diff", "-recursive")
+    tf.init()
+    assert "The configuration is valid" in tf("validate").stdout
+
+
+def test_terraform_alone_creates_the_secret_and_keeps_the_password_out_of_state(generate, terraform, aws_env):
+    project = generate()
+    assert TF_FILES <= {p.name for p in (project / "terraform").iterdir()}
+    assert tfvars_of(project)["kms_key_id"] == ""
+    tf = terraform(project)
+    tf("fmt", "-check", "-diff", "-recursive")
+    tf.use_emulator(aws_env.endpoint)
+    tf.init()
+    assert "The configuration is valid" in tf("validate").stdout
+
+    plan = tf.plan()
+    assert plan.changes == {
+        "aws_secretsmanager_secret.this": ("create", None),
+        "aws_secretsmanager_secret_version.this[0]": ("create", None),
+    }
+    applied = tf("apply", "-input=false", "-auto-approve", "tfplan")
+
+    value, version = secret_value(aws_env, "shopping-cart-redis")
+    password = json.loads(value)["db-password"]
+    assert len(password) >= 32 and password.isalnum()
+    assert_absent(password, tf.state_text(), "terraform.tfstate")
+    assert_absent(password, plan.stream, "terraform plan's output")
+    assert_absent(password, applied.stdout + applied.stderr, "terraform apply's output")
+    tags = {t["Key"]: t["Value"] for t in aws_env.client().describe_secret(SecretId="shopping-cart-redis")["Tags"]}
+    assert tags["password-origin"] == "terraform"
+
+    # The hook run afterwards (say by the portal pipeline) finds the secret, checks it,
+    # and leaves the value alone.
+    ran = secret_ensure(project)
+    assert ran.returncode == 0, ran.stderr
+    assert "exists" in ran.stdout and "written by terraform" in ran.stdout
+    assert_absent(password, ran.stdout + ran.stderr, "the hook's output")
+    assert secret_value(aws_env, "shopping-cart-redis") == (value, version)
+    # And the next terraform run has nothing to do: no new password, no tag fight.
+    assert tf.is_up_to_date()
+    assert secret_value(aws_env, "shopping-cart-redis") == (value, version)
+
+
+def test_terraform_adopts_the_secret_the_hook_created(generate, terraform, aws_env):
+    project = generate({"service_name": "checkout"})
+    ran = secret_ensure(project)
+    assert ran.returncode == 0, ran.stderr
+    assert "created" in ran.stdout
+    before = secret_value(aws_env, "checkout-redis")
+    # A neighbour whose name starts with ours must not be mistaken for it.
+    aws_env.client().create_secret(
+        Name="checkout-redis-old", SecretString="{}", Tags=[{"Key": "password-origin", "Value": "hook"}]
+    )
+
+    tf = terraform(project)
+    tf.use_emulator(aws_env.endpoint)
+    tf.init()
+    plan = tf.plan()
+    # Imported and updated in place (provider-only settings such as the recovery
+    # window), never replaced; no secret version, so no value is written.
+    hook_arn = aws_env.client().describe_secret(SecretId="checkout-redis")["ARN"]
+    assert plan.changes == {"aws_secretsmanager_secret.this": ("update", hook_arn)}
+    tf("apply", "-input=false", "-auto-approve", "tfplan")
+
+    after = secret_value(aws_env, "checkout-redis")
+    assert hashlib.sha256(after[0].encode()).digest() == hashlib.sha256(before[0].encode()).digest()
+    assert after[1] == before[1]
+    password = json.loads(after[0])["db-password"]
+    assert_absent(password, tf.state_text(), "terraform.tfstate")
+    assert tf("output", "-raw", "password_origin").stdout == "hook"
+
+    # The decision is stable: later runs neither re-import nor start writing a value.
+    assert tf.is_up_to_date()
