@@ -2,7 +2,7 @@
 .PHONY: demo test bench bootstrap export
 
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
-	.venv/bin/redis-scaffold demo
+	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
 test: bootstrap ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
 	bash scripts/offline.sh .venv/bin/python -m pytest

@@ -199,6 +199,18 @@ def run_demo(workdir: Path, out: TextIO) -> None:
         narrator.step("Stopping everything the demo started")
 
 
+def publish(project: Path, dst: Path) -> None:
+    """Copy the generated repository (and nothing of the sandbox) to `dst`.
+
+    A previous demo's output is replaced; any other existing directory is refused.
+    """
+    if dst.exists():
+        if not (dst / ".copier-answers.yml").is_file():
+            raise RuntimeError(f"{dst} exists and is not a generated repository: not overwriting it")
+        shutil.rmtree(dst)
+    shutil.copytree(project, dst, symlinks=True)
+
+
 def _main(args: argparse.Namespace) -> int:
     out = sys.stdout
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="redis-scaffold-demo-"))
@@ -208,6 +220,9 @@ def _main(args: argparse.Namespace) -> int:
     try:
         with stop_on_signals():
             run_demo(workdir, out)
+        if args.out:
+            publish(workdir / SERVICE, args.out)
+            print(f"\nThe generated repository is in {args.out} (the sandbox's data was removed).", file=out)
         print("\nDemo complete: the template, both hooks and the client work end to end.", file=out)
     except KeyboardInterrupt:
         print("\nInterrupted: everything the demo started has been stopped.", file=out)
@@ -232,4 +247,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--workdir", type=Path, metavar="DIR", help="where to generate and run (kept)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR",
+        help="copy the generated repository here at the end (replaces a previous demo's output)",
+    )
     parser.set_defaults(func=_main)
