@@ -24,7 +24,8 @@ import copier
 import yaml
 from copier.errors import CopierError
 
-from hooks.update import ANSWERS_FILE, UpdateError, dirty_paths, is_git_repo, pep440_tags, read_answers
+from hooks.project import ANSWERS_FILE, read_answers
+from hooks.update import UpdateError, dirty_paths, is_git_repo, pep440_tags
 
 
 class AdoptError(Exception):
@@ -193,7 +194,7 @@ def _from_answers_file(project: Path) -> dict[str, Finding]:
     """An older template's answers (copied from an untagged HEAD, or a portal clone)."""
     return {
         key: Finding(value, ANSWERS_FILE)
-        for key, value in read_answers(project).items()
+        for key, value in read_answers(project, missing_ok=True).items()
         if not key.startswith("_")
     }
 

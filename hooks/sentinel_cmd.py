@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import yaml
-
 from hooks import sentinel
+from hooks.project import read_answers
 
 PASSWORD_UNAVAILABLE = 29
 SENTINELS_ENV = "REDIS_SENTINELS"
@@ -37,14 +36,6 @@ class Target:
     sentinels: list[sentinel.Address]
     master_set: str
     pods: int
-
-
-def load_answers(project: Path) -> dict:
-    path = project / ".copier-answers.yml"
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path} not found: is {project} a generated repository?") from None
 
 
 def target_from_answers(answers: Mapping, sentinels: list[str] | None = None) -> Target:
@@ -94,7 +85,7 @@ def run(
     out: TextIO,
 ) -> int:
     try:
-        target = target_from_answers(load_answers(project), sentinels)
+        target = target_from_answers(read_answers(project), sentinels)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=out)
         return 2

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-import yaml
+
+from hooks.project import read_answers  # noqa: F401  (re-exported for callers)
 
 CONFIG_SUBDIR = Path("manifest/redis/base/config")
 ROLES = ("redis", "sentinel")
@@ -66,15 +67,6 @@ class Node:
     @property
     def sentinel_address(self) -> tuple[str, int]:
         return (self.host, self.sentinel_port)
-
-
-def read_answers(repo: Path) -> dict:
-    """The answers recorded in a generated repository."""
-    path = Path(repo) / ".copier-answers.yml"
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError as exc:
-        raise TopologyError(f"{path} not found: is {repo} a generated repository?") from exc
 
 
 def loopback_hosts(host_base: str, count: int) -> list[str]:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import copier
-import yaml
 from copier.errors import CopierError
 from packaging.version import InvalidVersion, Version
 
-ANSWERS_FILE = ".copier-answers.yml"
+from hooks.project import ANSWERS_FILE, read_answers
+
 # Directories that hold tools or caches, never template output.
 SKIPPED_DIRS = {".git", ".venv", ".tools", ".terraform", "node_modules", "__pycache__"}
 MARKER_STARTS = ("<<<<<<<", ">>>>>>>")
@@ -76,13 +76,6 @@ def pep440_tags(src: str) -> list[str]:
             continue
         tags.append(tag)
     return sorted(tags, key=Version)
-
-
-def read_answers(project: Path) -> dict:
-    path = project / ANSWERS_FILE
-    if not path.is_file():
-        return {}
-    return yaml.safe_load(path.read_text()) or {}
 
 
 # --------------------------------------------------------------- conflict scan
@@ -174,7 +167,7 @@ def check_can_update(project: Path) -> dict:
     """Refuse, with what to do instead, any project copier update would fail on or damage."""
     if not project.is_dir():
         raise UpdateError(f"{project} is not a directory")
-    answers = read_answers(project)
+    answers = read_answers(project, missing_ok=True)
     if not answers.get("_src_path") or not answers.get("_commit"):
         what = "has no" if not answers else "has an incomplete"
         raise UpdateError(
@@ -251,7 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"redis-scaffold update: {conflicts_message(conflicts)}", file=sys.stderr)
         return 1
     print(
-        f"Updated {project} to {read_answers(project).get('_commit')}. "
+        f"Updated {project} to {read_answers(project, missing_ok=True).get('_commit')}. "
         "Review with `git diff`, then commit."
     )
     return 0

@@ -16,7 +16,7 @@ import yaml
 
 from hooks.cli import main
 from tests.fixtures.generation import git
-from tests.fixtures.versions import (  # noqa: F401  (template_versions is a fixture)
+from tests.fixtures.versions import (
     ADDED_MANIFEST,
     NEW_WORKFLOW,
     OLD_WORKFLOW,
@@ -32,7 +32,6 @@ from tests.fixtures.versions import (  # noqa: F401  (template_versions is a fix
     overlapping_edit,
     run,
     team_edits,
-    template_versions,
     tree,
 )
 
