@@ -26,7 +26,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 ENV_VARS = ("REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS_MASTER_SET", "REDIS_PASSWORD")
 
@@ -36,7 +36,7 @@ ENV_VARS = ("REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS_MASTE
 # Retrying a write that is not idempotent (INCR, LPUSH) may apply it twice: pass
 # retries=0 to writer() for those and handle the error yourself.
 FAILOVER_SECONDS = 2 * {{ down_after_ms }} / 1000
-BACKOFF_CAP, BACKOFF_BASE = 1.0, 0.05
+BACKOFF_CAP, BACKOFF_BASE = 0.5, 0.05
 DEFAULT_RETRIES = math.ceil(FAILOVER_SECONDS / BACKOFF_CAP) + 3
 
 
@@ -83,18 +83,34 @@ def reader(settings: Settings | None = None) -> redis.Redis:
     )
 
 
+class MasterFollowingConnection(SentinelManagedConnection):
+    """Asks Sentinel for the master on every (re)connect, retries included.
+
+    redis-py's retry reconnects to the address the connection already had, so after a
+    failover it would keep retrying the dead master until the retries run out
+    (redis/redis-py#3874). Asking again costs one sentinel round trip per reconnect.
+    """
+
+    def _connect(self):
+        if self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        return super()._connect()
+
+
 def writer(settings: Settings | None = None, retries: int = DEFAULT_RETRIES) -> redis.Redis:
     """A client on the current master, found through Sentinel and found again after a failover."""
     settings = settings or settings_from_env()
     sentinel = Sentinel(
         settings.sentinels,
         # Sentinels ask for the password too; without it discovery fails with "No master found".
-        sentinel_kwargs={"password": settings.password, **_timeouts(settings)},
+        # No retry on a sentinel: a dead one is skipped for the next instead of retried.
+        sentinel_kwargs={"password": settings.password, "retry": None, **_timeouts(settings)},
         password=settings.password,
         **_timeouts(settings),
     )
     return sentinel.master_for(
         settings.master_set,
+        connection_class=MasterFollowingConnection,
         retry=Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), retries),
         retry_on_error=[ConnectionError, TimeoutError],
     )

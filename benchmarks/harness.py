@@ -1,0 +1,49 @@
+"""What the topology benchmarks share: a generated repository and its topology on loopback."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import copier
+
+from hooks.topology import LocalTopology, find_free_host_base, read_answers
+
+TAG = "v0.1.0"
+READY_S = 60
+
+
+@contextmanager
+def generated_repo(answers: dict | None = None) -> Iterator[Path]:
+    """The working tree's template, snapshotted and tagged, copied with the default answers."""
+    from tests.fixtures.generation import snapshot_template
+
+    with tempfile.TemporaryDirectory(prefix="bench-repo-") as tmp:
+        src = Path(tmp) / "template"
+        src.mkdir()
+        snapshot_template(src, TAG)
+        repo = Path(tmp) / "svc"
+        copier.run_copy(
+            str(src), repo, data=answers or {}, defaults=True, unsafe=True, quiet=True,
+            vcs_ref=TAG, skip_tasks=True,
+        )
+        yield repo
+
+
+@contextmanager
+def running_topology(repo: Path, **kwargs) -> Iterator[LocalTopology]:
+    """A started, ready LocalTopology of `repo` on a free loopback block; stopped on exit."""
+    answers = read_answers(repo)
+    ports = [int(answers["redis_port"]), int(answers["sentinel_port"])]
+    count = int(kwargs.get("replicas") or answers["redis_replicas"])
+    kwargs.setdefault("host_base", find_free_host_base(count, ports))
+    with tempfile.TemporaryDirectory(prefix="bench-topology-") as work:
+        topo = LocalTopology(repo, Path(work), **kwargs)
+        try:
+            topo.start()
+            topo.wait_until_ready(READY_S)
+            yield topo
+        finally:
+            topo.stop()

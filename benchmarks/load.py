@@ -1,0 +1,175 @@
+"""A write load through the generated client snippet, counting what was acknowledged.
+
+Shared by the fault tests (tests/test_failover.py) and the failover benchmark.
+
+    client = load_client(repo)                      # the generated client/python/redis_client.py
+    settings = client.settings_from_env(client_env(topology))
+    with WriteLoad(client.writer(settings), "kill") as load:
+        ... break something, wait for recovery ...
+    missing = load.missing(client.writer(settings))  # acknowledged writes not on the master
+
+Each write is one round trip on the generated writer() (Sentinel master_for, with the
+Retry it configures): a pipeline of `SET <prefix>:<seq> <seq>` and `WAIT <replicas> <ms>`.
+SET of a unique key is idempotent, so the client's retry may resend it safely.
+
+- acknowledged: the SET returned OK (what an application sees as "written");
+- confirmed: and WAIT reported `wait_replicas` replicas holding it. Pass the number of
+  replicas (pods - 1): then whichever replica Sentinel promotes holds the write. (WAIT 1
+  is not enough with two replicas: once, on a loaded machine, 245 writes confirmed by
+  WAIT 1 were lost in one failover. The likely cause: Sentinel ranks replicas by the
+  offset they last reported, up to a second old, and may promote the one that lags;
+  the other resyncs from it and drops what only it had.) Redis replication is asynchronous, so an
+  acknowledged-only write can be lost that way, or if the master dies in the instant
+  between its reply and its replication stream reaching a replica.
+Errors (retries exhausted, NOREPLICAS while the new master has no replica yet,
+READONLY) are counted per kind, with no value or password in them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import redis
+
+CLIENT_PATH = Path("client/python/redis_client.py")
+_loaded = itertools.count()
+
+
+def load_client(repo: Path) -> ModuleType:
+    """Import the generated client snippet of `repo` as a fresh module."""
+    path = Path(repo) / CLIENT_PATH
+    spec = importlib.util.spec_from_file_location(f"generated_redis_client_{next(_loaded)}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def client_env(topology) -> dict[str, str]:
+    """The env the redis-env component gives the app, for a LocalTopology on loopback.
+
+    REDIS_HOST lists every node (the snippet's outside-Kubernetes form): writer() asks each
+    node's sentinel; reader() reads from the first host."""
+    return {
+        "REDIS_HOST": ",".join(n.host for n in topology.nodes),
+        "REDIS_READ_PORT": str(topology.redis_port),
+        "REDIS_SENTINEL_PORT": str(topology.sentinel_port),
+        "REDIS_MASTER_SET": topology.master_set,
+        "REDIS_PASSWORD": topology.password,
+    }
+
+
+@dataclass
+class Ack:
+    seq: int
+    started: float  # time.monotonic() when the write was issued
+    acked: float  # when its reply arrived
+    replicas: int  # what WAIT answered
+
+
+@dataclass
+class WriteLoad:
+    """A thread writing unique keys through `client` until stop() (at most `max_seconds`)."""
+
+    client: redis.Redis
+    prefix: str
+    wait_replicas: int = 1
+    wait_ms: int = 50  # while a replica is missing, each write waits this long
+    pause_s: float = 0.002  # between writes: leaves CPU to the servers on a 2-core machine
+    max_seconds: float = 120.0
+    acks: list[Ack] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    error_times: list[tuple[float, str]] = field(default_factory=list)
+    error_samples: dict[str, str] = field(default_factory=dict)  # first message per kind
+    attempts: int = 0
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"write-load-{self.prefix}", daemon=True)
+
+    def key(self, seq: int) -> str:
+        return f"{self.prefix}:{seq:09d}"
+
+    # ------------------------------------------------------------------ running
+    def start(self) -> "WriteLoad":
+        self._thread.start()
+        return self
+
+    def stop(self) -> "WriteLoad":
+        self._stop.set()
+        self._thread.join(timeout=self.max_seconds + 60)
+        return self
+
+    def __enter__(self) -> "WriteLoad":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        end = time.monotonic() + self.max_seconds
+        for seq in itertools.count(1):
+            if self._stop.is_set() or time.monotonic() >= end:
+                return
+            self.attempts += 1
+            started = time.monotonic()
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.set(self.key(seq), seq)
+                pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+                ok, replicas = pipe.execute()
+            except redis.RedisError as exc:
+                kind = _error_kind(exc)
+                self.errors[kind] += 1
+                self.error_samples.setdefault(kind, str(exc)[:120])
+                self.error_times.append((time.monotonic(), kind))
+                self._stop.wait(0.02)  # the writer already retried connection errors
+                continue
+            if ok:
+                self.acks.append(Ack(seq, started, time.monotonic(), int(replicas)))
+            self._stop.wait(self.pause_s)
+
+    # --------------------------------------------------------------- measuring
+    def wait_for_acks(self, count: int, after: float, timeout: float) -> bool:
+        """Bounded wait until `count` writes issued after `after` are acknowledged."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(1 for a in self.acks[-count - 5:] if a.started > after) >= count:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def first_ack_after(self, t: float) -> Ack | None:
+        """The first acknowledged write issued after monotonic time t."""
+        return next((a for a in self.acks if a.started > t), None)
+
+    @property
+    def acknowledged(self) -> int:
+        return len(self.acks)
+
+    @property
+    def confirmed(self) -> list[Ack]:
+        return [a for a in self.acks if a.replicas >= self.wait_replicas]
+
+    def missing(self, reader: redis.Redis, acks: list[Ack] | None = None) -> list[int]:
+        """Sequence numbers of `acks` (default all acknowledged) absent from `reader`'s node."""
+        acks = self.acks if acks is None else acks
+        lost = []
+        for i in range(0, len(acks), 1000):
+            batch = acks[i:i + 1000]
+            values = reader.mget([self.key(a.seq) for a in batch])
+            lost += [a.seq for a, v in zip(batch, values) if v is None or int(v) != a.seq]
+        return lost
+
+
+def _error_kind(exc: Exception) -> str:
+    text = str(exc).split(" ", 1)[0] if isinstance(exc, redis.ResponseError) else ""
+    return f"{type(exc).__name__}{':' + text if text else ''}"
