@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from hooks import sentinel
-from hooks.project import read_answers
+from hooks.project import app_env, read_answers
 
 PASSWORD_UNAVAILABLE = 29
 SENTINELS_ENV = "REDIS_SENTINELS"
@@ -38,19 +38,18 @@ class Target:
     pods: int
 
 
-def target_from_answers(answers: Mapping, sentinels: list[str] | None = None) -> Target:
-    """Default sentinel: the in-cluster Service, <service>-redis.<ns>.svc.<domain>:<port>."""
-    port = int(answers.get("sentinel_port", 26379))
+def target_for(project: Path, sentinels: list[str] | None = None) -> Target:
+    """Default sentinel: the one the app uses, REDIS_HOST:REDIS_SENTINEL_PORT of the redis-env component."""
+    env = app_env(project)
+    port = int(env["REDIS_SENTINEL_PORT"])
     if sentinels:
         addresses = [sentinel.parse_address(s, port) for s in sentinels]
     else:
-        service = answers["service_name"]
-        host = f"{service}-redis.{answers.get('redis_namespace', 'redis')}.svc.{answers.get('cluster_domain', 'cluster.local')}"
-        addresses = [(host, port)]
+        addresses = [(env["REDIS_HOST"], port)]
     return Target(
         sentinels=addresses,
-        master_set=answers.get("master_set") or f"{answers['service_name']}-redis",
-        pods=int(answers.get("redis_replicas", 3)),
+        master_set=env["REDIS_MASTER_SET"],
+        pods=int(read_answers(project)["redis_replicas"]),
     )
 
 
@@ -85,7 +84,7 @@ def run(
     out: TextIO,
 ) -> int:
     try:
-        target = target_from_answers(read_answers(project), sentinels)
+        target = target_for(project, sentinels)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=out)
         return 2
