@@ -143,7 +143,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--sentinel", action="append", metavar="HOST:PORT",
         help=f"a sentinel to ask (repeatable); default ${SENTINELS_ENV} (comma-separated), "
-        "else the in-cluster Service <service>-redis.<namespace>.svc.<domain>:<sentinel_port>",
+        "else the app's own REDIS_HOST:REDIS_SENTINEL_PORT from manifest/components/redis-env",
     )
     parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="overall time limit (default 5)")
     parser.add_argument("--strict", action="store_true", help="fail (exit 21) when no sentinel answers")
