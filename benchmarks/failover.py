@@ -29,8 +29,8 @@ import time
 
 from benchmarks import emit, log, median
 from benchmarks.harness import generated_repo, running_topology
-from benchmarks.load import WriteLoad, client_env, load_client
-from hooks.topology import read_answers
+from redis_scaffold.sandbox.load import WriteLoad, client_env, load_client
+from redis_scaffold.sandbox.topology import read_answers
 
 TIMINGS = {
     "production": {"down_after_ms": None, "failover_timeout_ms": None},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import copier
 
-from hooks.topology import LocalTopology, find_free_host_base, read_answers
+from redis_scaffold.sandbox.topology import LocalTopology, find_free_host_base, read_answers
 
 TAG = "v0.1.0"
 READY_S = 60

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks import emit, log
 from benchmarks.harness import generated_repo, running_topology
-from benchmarks.load import client_env, load_client
+from redis_scaffold.sandbox.load import client_env, load_client
 
 KEY = "bench:read-spread"
 

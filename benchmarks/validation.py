@@ -1,7 +1,7 @@
 """Benchmark 4, validation: `redis-scaffold sentinel check` on healthy and unreachable topologies.
 
 A repository is generated with the default answers and its topology run on loopback.
-  healthy, in-process   hooks.sentinel.check() against the three sentinels: the check's
+  healthy, in-process   redis_scaffold.service.sentinel.check() against the three sentinels: the check's
                         own work, which is network round trips (ask 3 sentinels, CKQUORUM,
                         SENTINELS + REPLICAS, ROLE, SET/GET/DEL); median of --runs x 10
   healthy, cli          the `redis-scaffold sentinel check REPO --sentinel ... --strict`
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from benchmarks import emit, log, median
 from benchmarks.harness import generated_repo, running_topology
-from hooks import sentinel
-from hooks.topology import find_free_host_base, loopback_hosts
+from redis_scaffold.service import sentinel
+from redis_scaffold.sandbox.topology import find_free_host_base, loopback_hosts
 
 HEALTHY_TARGET_MS = 50.0
 UNREACHABLE_TIMEOUT_S = 2.0
@@ -39,7 +39,7 @@ SLACK_S = 0.1
 
 def cli_prefix() -> list[str]:
     exe = Path(sys.executable).parent / "redis-scaffold"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "hooks"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "redis_scaffold"]
 
 
 def cli_command(repo: Path, sentinels: list[tuple[str, int]], timeout: float) -> list[str]:

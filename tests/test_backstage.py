@@ -20,7 +20,8 @@ import pytest
 import yaml
 from cookiecutter.main import cookiecutter
 
-from hooks import backstage, cli
+from redis_scaffold import cli
+from redis_scaffold.portal import export as backstage
 from tests.fixtures.generation import git, snapshot_template
 
 OLD, NEW = "v0.1.0", "v0.2.0"

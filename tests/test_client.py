@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hooks.topology import LocalTopology
+from redis_scaffold.sandbox.topology import LocalTopology
 
 pytestmark = pytest.mark.slow
 

@@ -60,7 +60,7 @@ def test_newcomer_without_credentials_still_gets_the_repository(template_src, tm
 
 
 def test_secret_is_created_at_copy_and_left_alone_by_update(tmp_path, clean_env, moto_server):
-    from hooks.emulator import aws_env, reset
+    from redis_scaffold.sandbox.emulator import aws_env, reset
 
     reset(moto_server)
     env = {**clean_env, **aws_env(moto_server)}

@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def demo(workdir: Path, **popen) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "REDIS_PASSWORD"}
     return subprocess.Popen(
-        [sys.executable, "-m", "hooks", "demo", "--workdir", str(workdir)],
+        [sys.executable, "-m", "redis_scaffold", "demo", "--workdir", str(workdir)],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen,
     )
 

@@ -32,7 +32,7 @@ from collections import Counter
 import pytest
 import redis
 
-from benchmarks.load import WriteLoad, client_env, load_client
+from redis_scaffold.sandbox.load import WriteLoad, client_env, load_client
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ import urllib.request
 import boto3
 import pytest
 
-from hooks import cli
-from hooks.secret import ORIGIN_TAG
+from redis_scaffold import cli
+from redis_scaffold.service.secret import ORIGIN_TAG
 from tests.fixtures.aws import assert_absent
 
 NAME = "shopping-cart-redis"
@@ -34,7 +34,7 @@ def project(generate):
 def hook(*args: str) -> subprocess.CompletedProcess:
     """The real command, as a user or a pipeline runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "hooks", "secret", "ensure", *args],
+        [sys.executable, "-m", "redis_scaffold", "secret", "ensure", *args],
         capture_output=True, text=True, timeout=60,
     )
 
@@ -92,7 +92,7 @@ def test_the_hook_creates_the_secret_once_and_never_touches_the_value_again(proj
 
 def test_drift_in_tags_and_description_is_mended_and_a_dry_run_only_reports_it(project, aws_env, capsys, caplog):
     caplog.set_level(logging.INFO)
-    caplog.set_level(logging.DEBUG, logger="hooks")
+    caplog.set_level(logging.DEBUG, logger="redis_scaffold")
     client = aws_env.client()
     code, created, _ = hook_in_process(capsys, str(project))
     assert code == 0

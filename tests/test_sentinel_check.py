@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from hooks import sentinel
-from hooks.sentinel_cmd import run as run_check
-from hooks.topology import LocalTopology
+from redis_scaffold.service import sentinel
+from redis_scaffold.service.sentinel_cmd import run as run_check
+from redis_scaffold.sandbox.topology import LocalTopology
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def check_cli(repo: Path, *args: str, password: str | None, timeout: float = 60)
     if password is not None:
         env["REDIS_PASSWORD"] = password
     return subprocess.run(
-        [sys.executable, "-m", "hooks", "sentinel", "check", str(repo), *args],
+        [sys.executable, "-m", "redis_scaffold", "sentinel", "check", str(repo), *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
 

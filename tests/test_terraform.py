@@ -25,7 +25,7 @@ def secret_value(aws_env, name: str) -> tuple[str, str]:
 
 def secret_ensure(project) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hooks", "secret", "ensure", str(project)],
+        [sys.executable, "-m", "redis_scaffold", "secret", "ensure", str(project)],
         capture_output=True, text=True, timeout=60,
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hooks.cli import main
+from redis_scaffold.cli import main
 from tests.fixtures.generation import git
 from tests.fixtures.versions import (
     ADDED_MANIFEST,

@@ -1,7 +1,7 @@
 # Shared by the start, pre-stop and health scripts (sourced, never run).
 #
 # Contract: every per-host fact comes from the environment, so the same scripts run
-# in a pod and on loopback (hooks/topology.py).
+# in a pod and on loopback (redis_scaffold/sandbox/topology.py).
 #   REDIS_PASSWORD  the password (from the Secret); never written outside $RUN_DIR
 #                   and never passed on a command line (redis-cli reads REDISCLI_AUTH)
 #   ANNOUNCE_HOST   this pod's stable name, announced to peers and clients

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "shopping-cart"
 
 
@@ -56,7 +56,7 @@ class Narrator:
 
 def hook_env(aws: Mapping[str, str]) -> dict[str, str]:
     """This process's env, minus anything that could reach real AWS, plus the emulator's."""
-    from hooks import emulator
+    from redis_scaffold.sandbox import emulator
 
     env = {k: v for k, v in os.environ.items() if k not in emulator.AWS_ENV_TO_CLEAR and k != "REDIS_PASSWORD"}
     env.update(aws)
@@ -67,7 +67,7 @@ def hook_env(aws: Mapping[str, str]) -> dict[str, str]:
 def run_hook(narrator: Narrator, args: list[str], env: Mapping[str, str], timeout: float = 120) -> None:
     """Run `redis-scaffold ARGS` as its own process, as a user would; show its output."""
     result = subprocess.run(
-        [sys.executable, "-m", "hooks", *args],
+        [sys.executable, "-m", "redis_scaffold", *args],
         env=dict(env), cwd=TEMPLATE_ROOT, capture_output=True, text=True, timeout=timeout,
     )
     narrator.say(result.stdout + result.stderr)
@@ -91,8 +91,8 @@ def emulated_password(project: Path, endpoint: str, aws: Mapping[str, str]) -> s
     """Read the password back from the emulated secret (boto3 pointed at it explicitly)."""
     import boto3
 
-    from hooks.secret import read_password
-    from hooks.secret_cmd import load_spec
+    from redis_scaffold.service.secret import read_password
+    from redis_scaffold.service.secret_cmd import load_spec
 
     spec = load_spec(project)
     client = boto3.session.Session(
@@ -157,8 +157,8 @@ def stop_on_signals() -> Iterator[None]:
 
 
 def run_demo(workdir: Path, out: TextIO) -> None:
-    from hooks import emulator
-    from hooks.topology import LocalTopology, find_free_host_base, read_answers
+    from redis_scaffold.sandbox import emulator
+    from redis_scaffold.sandbox.topology import LocalTopology, find_free_host_base, read_answers
 
     narrator = Narrator(out)
     with contextlib.ExitStack() as stack:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from hooks import sentinel
-from hooks.project import app_env, read_answers
+from redis_scaffold.service import sentinel
+from redis_scaffold.project import app_env, read_answers
 
 PASSWORD_UNAVAILABLE = 29
 SENTINELS_ENV = "REDIS_SENTINELS"
@@ -63,8 +63,8 @@ def password_from_env(environ: Mapping[str, str]) -> str:
 def password_from_secret(project: Path) -> str:
     """Read the password from the AWS secret named in terraform/terraform.tfvars.json."""
     try:
-        from hooks.secret import SecretError, make_client, read_password
-        from hooks.secret_cmd import load_spec
+        from redis_scaffold.service.secret import SecretError, make_client, read_password
+        from redis_scaffold.service.secret_cmd import load_spec
     except ImportError as exc:
         raise PasswordUnavailable(f"reading the secret needs {exc.name}: pip install redis-scaffold") from None
     try:

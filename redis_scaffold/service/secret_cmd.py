@@ -1,4 +1,4 @@
-"""`redis-scaffold secret ensure PROJECT_DIR`: the command-line face of hooks.secret.
+"""`redis-scaffold secret ensure PROJECT_DIR`: the command-line face of redis_scaffold.service.secret.
 
 Reads the generated project's terraform/terraform.tfvars.json (the contract the
 Terraform also reads), builds a client from the standard AWS chain, runs ensure(),
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from hooks.secret import SecretError, SecretSpec, SpecError, ensure, make_client
+from redis_scaffold.service.secret import SecretError, SecretSpec, SpecError, ensure, make_client
 
 TFVARS = Path("terraform") / "terraform.tfvars.json"
 

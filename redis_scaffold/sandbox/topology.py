@@ -39,7 +39,7 @@ from pathlib import Path
 
 import redis
 
-from hooks.project import read_answers  # noqa: F401  (re-exported for callers)
+from redis_scaffold.project import read_answers  # noqa: F401  (re-exported for callers)
 
 CONFIG_SUBDIR = Path("manifest/redis/base/config")
 ROLES = ("redis", "sentinel")

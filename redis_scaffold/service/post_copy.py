@@ -17,7 +17,7 @@ from typing import TextIO
 def run_step(argv: list[str], later: str, out: TextIO) -> bool:
     """Run one redis-scaffold command in-process; report failure as a warning."""
     try:
-        from hooks import cli
+        from redis_scaffold import cli
 
         code = cli.main(argv)
     except ModuleNotFoundError as exc:

@@ -1,6 +1,6 @@
 """Post-generation hooks of the Redis Sentinel service template.
 
-Each module has one job and a clear error type; `hooks.cli` wires them into the
+Each module has one job and a clear error type; `redis_scaffold.cli` wires them into the
 `redis-scaffold` command. Nothing here reads the environment in the middle of its
 logic: the command line resolves inputs and passes them down as arguments.
 """

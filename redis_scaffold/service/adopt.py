@@ -24,8 +24,8 @@ import copier
 import yaml
 from copier.errors import CopierError
 
-from hooks.project import ANSWERS_FILE, read_answers
-from hooks.update import UpdateError, dirty_paths, is_git_repo, pep440_tags
+from redis_scaffold.project import ANSWERS_FILE, read_answers
+from redis_scaffold.service.update import UpdateError, dirty_paths, is_git_repo, pep440_tags
 
 
 class AdoptError(Exception):

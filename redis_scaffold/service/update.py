@@ -19,7 +19,7 @@ import copier
 from copier.errors import CopierError
 from packaging.version import InvalidVersion, Version
 
-from hooks.project import ANSWERS_FILE, read_answers
+from redis_scaffold.project import ANSWERS_FILE, read_answers
 
 # Directories that hold tools or caches, never template output.
 SKIPPED_DIRS = {".git", ".venv", ".tools", ".terraform", "node_modules", "__pycache__"}

@@ -11,13 +11,13 @@ import importlib
 import sys
 
 COMMANDS = (
-    "hooks.secret_cmd",
-    "hooks.sentinel_cmd",
-    "hooks.demo",
-    "hooks.tasks",
-    "hooks.update",
-    "hooks.adopt",
-    "hooks.backstage",
+    "redis_scaffold.service.secret_cmd",
+    "redis_scaffold.service.sentinel_cmd",
+    "redis_scaffold.sandbox.demo",
+    "redis_scaffold.service.post_copy",
+    "redis_scaffold.service.update",
+    "redis_scaffold.service.adopt",
+    "redis_scaffold.portal.export",
 )
 
 

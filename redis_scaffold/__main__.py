@@ -1,0 +1,3 @@
+from redis_scaffold.cli import main
+
+raise SystemExit(main())

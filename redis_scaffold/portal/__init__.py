@@ -1,0 +1,1 @@
+"""What the developer portal needs: the Backstage template and its rendition, exported from copier.yml."""

@@ -1,0 +1,1 @@
+"""What a service team runs: the secret, the Sentinel check, updates and adoption."""
