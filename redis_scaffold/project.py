@@ -6,10 +6,12 @@ from pathlib import Path
 
 import yaml
 
+from redis_scaffold.errors import UsageError
+
 ANSWERS_FILE = ".copier-answers.yml"
 
 
-class NotGeneratedError(FileNotFoundError):
+class NotGeneratedError(UsageError, FileNotFoundError):
     """The directory has no answers file, so it was not generated (or not adopted)."""
 
 

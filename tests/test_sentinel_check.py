@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from redis_scaffold.errors import ScaffoldError
 from redis_scaffold.service import sentinel
 from redis_scaffold.service.sentinel_cmd import run as run_check
 from redis_scaffold.sandbox.topology import LocalTopology
@@ -50,11 +51,17 @@ def check_cli(repo: Path, *args: str, password: str | None, timeout: float = 60)
 
 
 def check_in_process(repo, topo, capsys, *, password=None, sentinels=None, strict=True, timeout=5.0):
-    code = run_check(
-        repo, sentinels or sentinel_args(topo), timeout, strict, "env",
-        {"REDIS_PASSWORD": password or topo.password}, sys.stdout,
-    )
-    out = capsys.readouterr().out
+    """(exit code, stdout + stderr) of the check, errors shown as the command shows them."""
+    try:
+        code = run_check(
+            repo, sentinels or sentinel_args(topo), timeout, strict, "env",
+            {"REDIS_PASSWORD": password or topo.password}, sys.stdout, sys.stderr,
+        )
+    except ScaffoldError as error:
+        print(f"error: {error.describe()}", file=sys.stderr)
+        code = error.exit_code
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
     assert topo.password not in out, "the password appears in the check's output"
     return code, out
 
@@ -132,7 +139,7 @@ def test_losing_sentinels_one_then_two(repo, healthy, capsys):
 
     code, out = check_in_process(repo, healthy, capsys)
     assert code == sentinel.NoQuorum.exit_code
-    assert "error (no quorum)" in out and "NOQUORUM" in out
+    assert "error: no quorum: " in out and "NOQUORUM" in out
 
 
 def free_port(host: str) -> int:
@@ -160,7 +167,9 @@ def test_nothing_listening_ends_unreachable_naming_the_addresses(repo):
     # The command: a warning and exit 0 at generation time, a failure with --strict.
     lenient = check_cli(repo, "--sentinel", refused, "--timeout", "1", password="irrelevant")
     assert lenient.returncode == 0
-    assert "warning:" in lenient.stdout and refused in lenient.stdout
+    assert lenient.stderr.startswith("warning: ") and refused in lenient.stderr
     strict = check_cli(repo, "--sentinel", refused, "--timeout", "1", "--strict", password="irrelevant")
     assert strict.returncode == sentinel.Unreachable.exit_code
-    assert "error (unreachable)" in strict.stdout and refused in strict.stdout
+    # Errors go to stderr, one paragraph after the command's name, never a traceback.
+    assert strict.stderr.startswith("redis-scaffold sentinel check: unreachable: ")
+    assert refused in strict.stderr and "Traceback" not in strict.stderr

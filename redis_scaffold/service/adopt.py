@@ -15,7 +15,6 @@ import argparse
 import json
 import re
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,12 @@ import copier
 import yaml
 from copier.errors import CopierError
 
+from redis_scaffold.errors import UsageError
 from redis_scaffold.project import ANSWERS_FILE, read_answers
 from redis_scaffold.service.update import UpdateError, dirty_paths, is_git_repo, pep440_tags
 
 
-class AdoptError(Exception):
+class AdoptError(UsageError):
     """The project cannot be linked; the message says what to pass or fix."""
 
 
@@ -304,11 +304,7 @@ def _commit(project: Path, message: str) -> None:
 # -------------------------------------------------------------------------- CLI
 def _run(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).absolute()
-    try:
-        answers = adopt(project, args.template, vcs_ref=args.vcs_ref, data=parse_data(args.data))
-    except AdoptError as error:
-        print(f"redis-scaffold adopt: {error}", file=sys.stderr)
-        return 2
+    answers = adopt(project, args.template, vcs_ref=args.vcs_ref, data=parse_data(args.data))
     recorded = read_answers(project)
     print(f"Linked {project} to {recorded['_src_path']} at {recorded['_commit']}; answers:")
     for key in sorted(k for k in recorded if not k.startswith("_")):

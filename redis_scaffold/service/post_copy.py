@@ -1,9 +1,10 @@
-"""`redis-scaffold post-copy`: the hooks copier runs after `copier copy`.
+"""`redis-scaffold post-copy`: the opted-in hooks after `copier copy`, in this environment.
 
-It runs the hooks the user opted into and never fails the copy: every problem becomes
-a warning that says what to run later, so a newcomer without AWS credentials (or
-without boto3 next to copier) still gets the repository. Copier's `_tasks` call it on
-copy only; an update never re-creates or touches the secret.
+It runs the hooks the user opted into and never fails: every problem becomes a warning
+that says what to run later. Copier's `_tasks` do not call this command directly: they
+run `hooks/post_copy.py` with copier's own interpreter, which finds or makes an
+environment where redis-scaffold is installed and runs this command there
+(docs/hooks.md, "When the hooks run"). An update never re-creates or touches the secret.
 """
 
 from __future__ import annotations
@@ -13,25 +14,33 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from redis_scaffold.errors import MissingDependency
+
+STEPS = {
+    "create_secret": (["secret", "ensure"], "make secret-ensure (or make secret)"),
+    "check_sentinel": (["sentinel", "check"], "make check"),
+}
+
 
 def run_step(argv: list[str], later: str, out: TextIO) -> bool:
     """Run one redis-scaffold command in-process; report failure as a warning."""
-    try:
-        from redis_scaffold import cli
+    from redis_scaffold import cli
 
+    try:
         code = cli.main(argv)
-    except ModuleNotFoundError as exc:
+    except SystemExit as exc:  # argparse errors
+        code = exc.code if isinstance(exc.code, int) else 1
+    command = " ".join(argv[:2])
+    if code == MissingDependency.exit_code:
         print(
-            f"warning: `redis-scaffold {' '.join(argv[:2])}` was skipped: the Python package "
-            f"'{exc.name}' is not installed next to copier. Run `{later}` later.",
+            f"warning: `redis-scaffold {command}` was skipped: a package it needs is missing "
+            f"(above). The repository is complete. Run `{later}` later.",
             file=out,
         )
         return False
-    except SystemExit as exc:  # argparse errors
-        code = exc.code if isinstance(exc.code, int) else 1
     if code:
         print(
-            f"warning: `redis-scaffold {' '.join(argv[:2])}` did not complete (exit {code}); "
+            f"warning: `redis-scaffold {command}` did not complete (exit {code}); "
             f"the repository is complete. Run `{later}` once the problem above is fixed.",
             file=out,
         )
@@ -39,11 +48,13 @@ def run_step(argv: list[str], later: str, out: TextIO) -> bool:
     return True
 
 
-def post_copy(project: Path, create_secret: bool, check_sentinel: bool, out: TextIO) -> None:
-    if create_secret:
-        run_step(["secret", "ensure", str(project)], "make secret-ensure (or make secret)", out)
-    if check_sentinel:
-        run_step(["sentinel", "check", str(project)], "make check", out)
+def post_copy(project: Path, create_secret: bool, check_sentinel: bool, out: TextIO) -> bool:
+    """Run the opted-in steps; True when all of them completed."""
+    ok = True
+    for wanted, (command, later) in zip((create_secret, check_sentinel), STEPS.values()):
+        if wanted:
+            ok = run_step([*command, str(project)], later, out) and ok
+    return ok
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -56,8 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "post-copy",
         help="run the opted-in hooks after copier copy (always exits 0)",
         description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("project", type=Path, help="the generated repository")
-    parser.add_argument("--create-secret", action="store_true")
-    parser.add_argument("--check-sentinel", action="store_true")
+    parser.add_argument("project", type=Path, metavar="PROJECT_DIR", help="the generated repository")
+    parser.add_argument("--create-secret", action="store_true", help="run `secret ensure`")
+    parser.add_argument("--check-sentinel", action="store_true", help="run `sentinel check`")
     parser.set_defaults(func=_run)

@@ -29,6 +29,8 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from redis_scaffold.errors import ScaffoldError
+
 log = logging.getLogger(__name__)
 
 ORIGIN_TAG = "password-origin"
@@ -40,7 +42,7 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
 # ------------------------------------------------------------------- errors
-class SecretError(Exception):
+class SecretError(ScaffoldError):
     """A failure the user can act on; ``exit_code`` tells the kinds apart."""
 
     exit_code = 10

@@ -2,8 +2,8 @@
 
 Reads the generated project's terraform/terraform.tfvars.json (the contract the
 Terraform also reads), builds a client from the standard AWS chain, runs ensure(),
-prints a short report on stdout, and on failure one paragraph on stderr with the
-error kind's exit code.
+prints a short report on stdout. Failures are `SecretError`s, which the command line
+(redis_scaffold.cli) writes as one paragraph on stderr, exiting with the kind's code.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
-from redis_scaffold.service.secret import SecretError, SecretSpec, SpecError, ensure, make_client
+from redis_scaffold.service.secret import SecretSpec, SpecError, ensure, make_client
 
 TFVARS = Path("terraform") / "terraform.tfvars.json"
 
@@ -26,7 +25,8 @@ EXIT_CODES = """exit codes:
   13  Secrets Manager endpoint unreachable
   14  secret scheduled for deletion
   15  existing value is not JSON or lacks the key
-  16  project files missing or incomplete"""
+  16  project files missing or incomplete
+  3   a package is missing (reinstall redis-scaffold)"""
 
 
 def load_spec(project_dir: Path) -> SecretSpec:
@@ -44,15 +44,11 @@ def load_spec(project_dir: Path) -> SecretSpec:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        spec = load_spec(Path(args.project_dir))
-        if args.region:
-            spec = dataclasses.replace(spec, region=args.region)
-        client = make_client(region=spec.region, profile=args.profile)
-        report = ensure(client, spec, dry_run=args.dry_run)
-    except SecretError as exc:
-        print(f"redis-scaffold secret ensure: {exc}", file=sys.stderr)
-        return exc.exit_code
+    spec = load_spec(Path(args.project_dir))
+    if args.region:
+        spec = dataclasses.replace(spec, region=args.region)
+    client = make_client(region=spec.region, profile=args.profile)
+    report = ensure(client, spec, dry_run=args.dry_run)
     print("\n".join(report.lines()))
     return 0
 

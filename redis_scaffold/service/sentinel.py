@@ -22,17 +22,22 @@ from dataclasses import dataclass, field
 import redis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
+from redis_scaffold.errors import ScaffoldError
+
 Address = tuple[str, int]
 
 KEY_PREFIX = "redis-scaffold:check:"
 KEY_TTL_SECONDS = 60
 
 
-class SentinelCheckError(Exception):
+class SentinelCheckError(ScaffoldError):
     """The deployment failed a check; `exit_code` tells which kind."""
 
     exit_code = 20
     kind = "failed"
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self}"
 
 
 class Unreachable(SentinelCheckError):

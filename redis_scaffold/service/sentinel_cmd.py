@@ -5,7 +5,9 @@ and the password (REDIS_PASSWORD, or the AWS secret named in terraform.tfvars.js
 runs the check and prints its report. The password is never printed.
 
 Exit codes: 0 healthy (or unreachable without --strict: a warning), 2 usage,
-20-28 one per SentinelCheckError kind (see hooks/sentinel.py), 29 no password.
+20-28 one per SentinelCheckError kind (see redis_scaffold/service/sentinel.py), 29 no
+password. Failures are raised as `ScaffoldError`s; the command line (redis_scaffold.cli)
+writes them on stderr. The report goes to stdout, warnings to stderr.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from redis_scaffold.service import sentinel
+from redis_scaffold.errors import UsageError
 from redis_scaffold.project import app_env, read_answers
+from redis_scaffold.service import sentinel
 
 PASSWORD_UNAVAILABLE = 29
 SENTINELS_ENV = "REDIS_SENTINELS"
 
 
-class PasswordUnavailable(Exception):
+class PasswordUnavailable(sentinel.SentinelCheckError):
     exit_code = PASSWORD_UNAVAILABLE
+    kind = "no password for the check"
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,10 @@ def password_from_secret(project: Path) -> str:
     try:
         from redis_scaffold.service.secret import SecretError, make_client, read_password
         from redis_scaffold.service.secret_cmd import load_spec
-    except ImportError as exc:
-        raise PasswordUnavailable(f"reading the secret needs {exc.name}: pip install redis-scaffold") from None
+    except ModuleNotFoundError as exc:
+        raise PasswordUnavailable(
+            f"reading the secret needs the Python package {exc.name!r}: pip install redis-scaffold"
+        ) from None
     try:
         spec = load_spec(project)
         return read_password(make_client(spec.region or None), spec.name, spec.key)
@@ -82,12 +88,17 @@ def run(
     password_from: str,
     environ: Mapping[str, str],
     out: TextIO,
+    err: TextIO,
 ) -> int:
+    """Check the deployment; print the report on `out` and warnings on `err`.
+
+    Returns 0 (healthy, or unreachable without `strict`); raises a SentinelCheckError
+    kind otherwise, or UsageError when the project cannot be read.
+    """
     try:
         target = target_for(project, sentinels)
     except (OSError, ValueError, KeyError) as exc:
-        print(f"error: {exc}", file=out)
-        return 2
+        raise UsageError(str(exc)) from None
     tried = ", ".join(map(sentinel.fmt, target.sentinels))
     try:
         password = password_from_env(environ) if password_from == "env" else password_from_secret(project)
@@ -95,30 +106,32 @@ def run(
         # Without a password nothing can be checked; if nothing listens either, that is
         # the usual "the cluster does not exist yet" case, which is only a warning.
         if not sentinel.reachable(target.sentinels, timeout):
-            return unreachable(f"no sentinel accepts connections; tried: {tried}", strict, out)
-        print(f"error: no password for the check: {exc}", file=out)
-        return exc.exit_code
+            return unreachable(
+                sentinel.Unreachable(
+                    f"no sentinel accepts connections; tried: {tried}",
+                    [sentinel.fmt(a) for a in target.sentinels],
+                ),
+                strict, err,
+            )
+        raise
     print(f"checking master set {target.master_set!r} through {tried} (timeout {timeout:g} s)", file=out)
     try:
         report = sentinel.check(target.sentinels, target.master_set, password, target.pods, timeout)
     except sentinel.Unreachable as exc:
-        return unreachable(str(exc), strict, out)
-    except sentinel.SentinelCheckError as exc:
-        print(f"error ({exc.kind}): {exc}", file=out)
-        return exc.exit_code
+        return unreachable(exc, strict, err)
     print(report.text(), file=out)
     print("ok: Sentinel, quorum, master and a write/read round trip all work.", file=out)
     return 0
 
 
-def unreachable(message: str, strict: bool, out: TextIO) -> int:
+def unreachable(error: sentinel.Unreachable, strict: bool, err: TextIO) -> int:
+    """With --strict a failure (exit 21); otherwise a warning: the cluster may not exist yet."""
     if strict:
-        print(f"error (unreachable): {message}", file=out)
-        return sentinel.Unreachable.exit_code
+        raise error
     print(
-        f"warning: {message}. The Sentinel deployment may not exist yet; "
+        f"warning: {error}. The Sentinel deployment may not exist yet; "
         "run `make check` (redis-scaffold sentinel check . --strict) once it is deployed.",
-        file=out,
+        file=err,
     )
     return 0
 
@@ -126,7 +139,8 @@ def unreachable(message: str, strict: bool, out: TextIO) -> int:
 def _main(args: argparse.Namespace) -> int:
     sentinels = args.sentinel or [s for s in os.environ.get(SENTINELS_ENV, "").split(",") if s.strip()]
     return run(
-        args.project, sentinels, args.timeout, args.strict, args.password_from, os.environ, sys.stdout
+        args.project, sentinels, args.timeout, args.strict, args.password_from, os.environ,
+        sys.stdout, sys.stderr,
     )
 
 

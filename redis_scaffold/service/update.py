@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import copier
 from copier.errors import CopierError
 from packaging.version import InvalidVersion, Version
 
+from redis_scaffold.errors import ScaffoldError
 from redis_scaffold.project import ANSWERS_FILE, read_answers
 
 # Directories that hold tools or caches, never template output.
@@ -26,8 +26,16 @@ SKIPPED_DIRS = {".git", ".venv", ".tools", ".terraform", "node_modules", "__pyca
 MARKER_STARTS = ("<<<<<<<", ">>>>>>>")
 
 
-class UpdateError(Exception):
+class UpdateError(ScaffoldError):
     """The update cannot start or did not finish cleanly; the message says what to do."""
+
+    exit_code = 2
+
+
+class ConflictsRemain(ScaffoldError):
+    """The update ran, and conflict markers or .rej files remain (listed)."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -233,16 +241,9 @@ def update(
 # -------------------------------------------------------------------------- CLI
 def _run(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).absolute()
-    try:
-        conflicts = update(
-            project, vcs_ref=args.vcs_ref, conflict=args.conflict, defaults=args.defaults
-        )
-    except UpdateError as error:
-        print(f"redis-scaffold update: {error}", file=sys.stderr)
-        return 2
+    conflicts = update(project, vcs_ref=args.vcs_ref, conflict=args.conflict, defaults=args.defaults)
     if conflicts:
-        print(f"redis-scaffold update: {conflicts_message(conflicts)}", file=sys.stderr)
-        return 1
+        raise ConflictsRemain(conflicts_message(conflicts))
     print(
         f"Updated {project} to {read_answers(project, missing_ok=True).get('_commit')}. "
         "Review with `git diff`, then commit."
