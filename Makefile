@@ -1,10 +1,10 @@
 # The two commands of the README, and a few more for maintainers.
-.PHONY: demo test bench bootstrap export
+.PHONY: demo test bench bootstrap export routes
 
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
-test: bootstrap ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
+test: bootstrap routes ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
 	bash scripts/offline.sh .venv/bin/python -m pytest
 
 bench: bootstrap ## Run the benchmarks and print their figures
@@ -12,3 +12,6 @@ bench: bootstrap ## Run the benchmarks and print their figures
 
 bootstrap:
 	bash scripts/bootstrap.sh
+
+routes: ## The install routes' environments (copier alone, no extras, sandbox) for the offline tests
+	bash scripts/route-venvs.sh >/dev/null
