@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from typing import NamedTuple
 
@@ -28,6 +29,7 @@ class Command(NamedTuple):
     module: str
     help: str
     extra: str | None = None  # the pyproject.toml extra its packages come from, if any
+    requires: tuple[str, ...] = ()  # modules of that extra it needs, checked before it runs
 
 
 COMMANDS = (
@@ -40,9 +42,10 @@ COMMANDS = (
     Command("post-copy", "redis_scaffold.service.post_copy",
             "run the opted-in hooks after copier copy (always exits 0)"),
     Command("demo", "redis_scaffold.sandbox.demo",
-            "run the whole flow locally: emulator, generation, secret, Sentinel, client", "sandbox"),
+            "run the whole flow locally: emulator, generation, secret, Sentinel, client",
+            "sandbox", ("moto",)),
     Command("backstage", "redis_scaffold.portal.export",
-            "The developer-portal (Backstage) template.", "portal"),
+            "The developer-portal (Backstage) template.", "portal", ("jsonschema",)),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
 
@@ -90,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser(command)
         prog = _prog(parser, argv)
         args = parser.parse_args(argv)
+        for module in command.requires:  # so that `--help` works without them
+            if importlib.util.find_spec(module) is None:
+                raise ModuleNotFoundError(f"No module named {module!r}", name=module)
         return int(args.func(args) or 0)
     except ScaffoldError as error:
         print(f"{prog}: {error.describe()}", file=sys.stderr)

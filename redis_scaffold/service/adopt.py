@@ -245,6 +245,8 @@ def adopt(
 
     Returns the answers used, with their sources. Raises AdoptError.
     """
+    if not project.is_dir():
+        raise AdoptError(f"{project} is not a directory")
     if not is_git_repo(project):
         raise AdoptError(
             f"{project} is not the top of a git repository: run "
