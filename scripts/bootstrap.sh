@@ -13,6 +13,7 @@ command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "bootstrap: installing ${missing[*]} from Debian's packages"
@@ -30,4 +31,26 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
   .venv/bin/python -m pip install --quiet -e ".[test]"
   rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+# The developer portal's own engine for tests/test_portal.py: Backstage's scaffolder
+# backend, its cookiecutter action and its validators, exactly as the lockfile pins them.
+lock=tests/portal/package-lock.json
+stamp=tests/portal/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing Backstage's scaffolder packages (npm ci, tests/portal)"
+  npm ci --prefix tests/portal --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$stamp"
+fi
+
+# What a Backstage host has next to it: stock cookiecutter in a venv of its own, nothing
+# of this project, so the portal tests prove the rendition needs nothing else.
+reqs=tests/portal/requirements.txt
+stamp=.venv-cookiecutter/.installed-$(sha256sum "$reqs" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing stock cookiecutter into .venv-cookiecutter"
+  rm -rf .venv-cookiecutter
+  python3 -m venv .venv-cookiecutter
+  .venv-cookiecutter/bin/python -m pip install --quiet -r "$reqs"
+  touch "$stamp"
 fi

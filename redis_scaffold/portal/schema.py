@@ -3,7 +3,7 @@
 A copier validator is a Jinja expression that renders an error message, or nothing.
 This module reads its syntax tree and keeps what a form can check on one field:
 
-* calls of the rule macros of includes/rules.jinja (RULES below) with constant
+* calls of the rule macros of includes/rules.jinja and includes/patterns.jinja (RULES below) with constant
   arguments become `pattern`, `maxLength`, `minimum`, `maximum`;
 * `'' if CONDITION else 'message'` (and `'message' if CONDITION else RULE`) become the
   schema of CONDITION, built from `and`/`or`/`not`, comparisons with constants,
@@ -26,7 +26,7 @@ from jinja2 import nodes
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-ONE_LINE = r'^[^\n"\\]*[^\s"\\][^\n"\\]*$'
+ONE_LINE = r'^[^\n"\\{}]*[^\s"\\{}][^\n"\\{}]*$'
 MEMORY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 CPU = r"^([1-9][0-9]*m|[0-9]+(\.[0-9]{1,3})?)$"
 
@@ -43,7 +43,7 @@ def _known(**bounds: Any) -> dict:
     return {k: v for k, v in bounds.items() if v is not UNKNOWN}
 
 
-# The rule macros of includes/rules.jinja: name -> schema of the values it accepts.
+# The rule macros of includes/rules.jinja and includes/patterns.jinja: name -> schema of the values it accepts.
 RULES = {
     "dns_label": lambda max=63: {**_pattern(DNS_LABEL), **_known(maxLength=max)},
     "dns_subdomain": lambda max=253, allow_empty=False: {

@@ -1,0 +1,290 @@
+"""The developer-portal button, pressed in Backstage's own scaffolder engine.
+
+A platform team registers backstage/template.yaml in Backstage. These stories hand it to
+Backstage's own code (tests/portal/scaffold.cjs, packages pinned by its lockfile): the
+catalog's entity validators, the form's validator (rjsf + ajv8), and the workflow runner
+with the real fetch:cookiecutter action, which finds only a stock cookiecutter on PATH
+(.venv-cookiecutter: no project module, no extension). Only publish:* and
+catalog:register are stubbed: they hand over the workspace they were given. That
+workspace must be what `copier copy` makes with the same answers, byte for byte and
+mode for mode; the answers file may differ only in `_commit` and `_src_path`, which
+name the published template and release so that `copier update` works afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+from redis_scaffold import cli
+from redis_scaffold.portal import export
+from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG, git, snapshot_template
+
+PORTAL = REPO_ROOT / "tests" / "portal"
+STOCK_COOKIECUTTER = REPO_ROOT / ".venv-cookiecutter" / "bin"
+TEMPLATE = REPO_ROOT / "backstage" / "template.yaml"
+
+PAYMENTS = {  # a team that changes names, pod count, quorum, KMS key, storage, timing
+    "service_name": "payments",
+    "description": "Payments session cache",
+    "redis_replicas": 5,
+    "sentinel_quorum": 4,
+    "redis_namespace": "data",
+    "app_namespace": "payments-api",
+    "app_deployment": "payments-api",
+    "kms_key_id": "alias/payments",
+    "storage_class": "gp3",
+    "storage_size": "20Gi",
+    "down_after_ms": 5000,
+    "failover_timeout_ms": 60000,
+    "redis_cpu_limit": "2",
+    "secret_recovery_window_days": 30,
+}
+LEDGER = {
+    "service_name": "ledger",
+    "system": "finance",
+    "owner": "group:finance/ledger-team",
+    "redis_replicas": 7,
+    "master_set": "ledger-primary",
+    "redis_port": 6380,
+    "sentinel_port": 26380,
+    "redis_memory_request": "768Mi",
+    "redis_memory_limit": "1.5Gi",
+    "kms_key_id": "arn:aws:kms:eu-west-1:123456789012:key/0b7c5f3e-5d3a-4c1e-9a77-2f1d3c4b5a6e",
+    "aws_region": "eu-west-1",
+    "storage_class": "fast-ssd",
+    "down_after_ms": 20000,
+    "maxmemory_policy": "allkeys-lru",
+}
+ANSWER_SETS = {"defaults": {}, "payments": PAYMENTS, "ledger": LEDGER}
+REPO_URL = {"repoUrl": "github.com?owner=example-org&repo=svc-redis"}
+
+
+# ------------------------------------------------------------------------ helpers
+@pytest.fixture(scope="session")
+def backstage_installed() -> None:
+    missing = [p for p in (PORTAL / "node_modules", STOCK_COOKIECUTTER / "cookiecutter")
+               if not p.exists()]
+    if missing:
+        pytest.fail(f"{missing} missing: run scripts/bootstrap.sh (make test does)")
+
+
+def backstage(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run scaffold.cjs with a PATH that has node and stock cookiecutter, nothing else."""
+    node = shutil.which("node")
+    env = {"PATH": os.pathsep.join([str(STOCK_COOKIECUTTER), str(Path(node).parent), "/usr/bin",
+                                    "/bin"]),
+           "HOME": str(tmp)}  # cookiecutter keeps its replay files under $HOME
+    return subprocess.run(["node", str(PORTAL / "scaffold.cjs"), *args], env=env, cwd=tmp,
+                          capture_output=True, text=True, timeout=300)
+
+
+def press_the_button(template: Path, answers: dict, tmp: Path) -> tuple[Path, dict]:
+    """Fill the form with `answers` and run the task: the published workspace, the calls."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    values, published = tmp / "values.json", tmp / "published"
+    values.write_text(json.dumps(answers | REPO_URL))
+    published.mkdir()
+    run = backstage(tmp, "run", str(template), str(values), str(published))
+    assert run.returncode == 0, run.stderr[-4000:]
+    return published, json.loads(run.stdout)
+
+
+def copier_copy(src: Path, answers: dict, dst: Path, tag: str = TEMPLATE_TAG) -> Path:
+    copier.run_copy(str(src), dst, data=answers, defaults=True, unsafe=True, quiet=True,
+                    vcs_ref=tag, skip_tasks=True)
+    return dst
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mode & 0o777)
+            for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
+def assert_same_repository(made_by_copier: Path, published: Path) -> tuple[dict, dict]:
+    """Same paths, bytes and modes; answers files equal but for _commit and _src_path."""
+    want, got = tree(made_by_copier), tree(published)
+    answers = ".copier-answers.yml"
+    assert sorted(got) == sorted(want)
+    assert [p for p in want if p != answers and want[p] != got[p]] == []
+    assert want[answers][1] == got[answers][1]
+    copier_answers, portal_answers = (yaml.safe_load(t[answers][0]) for t in (want, got))
+    release = {"_commit", "_src_path"}
+    assert {k: v for k, v in portal_answers.items() if k not in release} == {
+        k: v for k, v in copier_answers.items() if k not in release}
+    lines = [[line for line in t[answers][0].decode().splitlines()
+              if line.split(":")[0] not in release] for t in (want, got)]
+    assert lines[0] == lines[1]
+    return copier_answers, portal_answers
+
+
+@pytest.fixture(scope="module")
+def template_src(tmp_path_factory) -> Path:
+    return snapshot_template(tmp_path_factory.mktemp("template"))
+
+
+# -------------------------------------------------------------------------- stories
+@pytest.mark.parametrize("name", ANSWER_SETS)
+def test_the_portal_button_makes_what_copier_makes(backstage_installed, template_src, tmp_path,
+                                                   name):
+    answers = ANSWER_SETS[name]
+    published, calls = press_the_button(TEMPLATE, answers, tmp_path)
+
+    made = copier_copy(template_src, answers, tmp_path / "copier")
+    _, recorded = assert_same_repository(made, published)
+    # The answers name the published template and its release: copier update finds them.
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert recorded["_src_path"] == project["tool"]["redis-scaffold"]["template_url"]
+    assert recorded["_commit"] == f"v{project['project']['version']}"
+    # catalog:register finds the entity at the root of what was published.
+    assert [c["catalogInfoPath"] for c in calls["registered"]] == ["/catalog-info.yaml"]
+    entities = list(yaml.safe_load_all((published / "catalog-info.yaml").read_text()))
+    assert f"{answers.get('service_name', 'shopping-cart')}-redis" in [
+        e["metadata"]["name"] for e in entities]
+    assert [c["id"] for c in calls["published"]] == ["publish:github"]
+
+
+GOOD_FOR_BOTH = [("kms_key_id", "alias/team/key"), ("redis_cpu_limit", ""),
+                 ("secret_recovery_window_days", 0), ("redis_replicas", 7),
+                 ("redis_memory_limit", "1.5Gi"), ("redis_cpu_request", "0.25")]
+BAD_FOR_BOTH = [
+    ("service_name", "Shopping_Cart"), ("service_name", "a" * 31),
+    ("description", 'a "quoted" line'), ("description", "cache for {{ 7 * 7 }}"),
+    ("owner", "group:default/"), ("lifecycle", "retired"), ("redis_namespace", "-redis"),
+    ("redis_replicas", 4), ("redis_replicas", 11), ("down_after_ms", 999),
+    ("redis_image", "bitnami/redis"), ("redis_image", "redis:7.4"),
+    ("redis_version", "latest"), ("redis_version", "6.0.20"), ("redis_port", 80),
+    ("storage_size", "8GB"), ("redis_cpu_limit", "two"), ("redis_memory_limit", "1.5.1Gi"),
+    ("aws_region", "europe"), ("secret_name", "app-redis-AbC123"), ("kms_key_id", "my-key"),
+    ("secret_recovery_window_days", 3),
+]
+
+
+def copier_refuses(template: Path, tmp_path: Path, answers: dict) -> bool:
+    try:
+        copier.run_copy(str(template), tmp_path / "refused", data=answers, defaults=True,
+                        unsafe=True, quiet=True, skip_tasks=True, pretend=True,
+                        vcs_ref=TEMPLATE_TAG)
+    except ValueError:
+        return True
+    return False
+
+
+def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses(
+    backstage_installed, template_src, tmp_path
+):
+    forms = {name: answers | REPO_URL for name, answers in ANSWER_SETS.items()}
+    forms |= {f"good {n}={v!r}": {n: v} | REPO_URL for n, v in GOOD_FOR_BOTH}
+    forms |= {f"bad {n}={v!r}": {n: v} | REPO_URL for n, v in BAD_FOR_BOTH}
+    (tmp_path / "forms.json").write_text(json.dumps(forms))
+
+    run = backstage(tmp_path, "validate", str(TEMPLATE), str(tmp_path / "forms.json"))
+
+    assert run.returncode == 0, run.stderr[-4000:]
+    verdicts = json.loads(run.stdout)
+    assert verdicts["entity"] == "ok"
+    refused_by_form = {name for name, errors in verdicts["forms"].items() if errors}
+    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH}
+    for name, value in BAD_FOR_BOTH:  # the form's errors name the field
+        assert any(name in error for error in verdicts["forms"][f"bad {name}={value!r}"])
+    assert [(n, v) for n, v in BAD_FOR_BOTH if not copier_refuses(template_src, tmp_path, {n: v})
+            ] == []
+    assert [(n, v) for n, v in GOOD_FOR_BOTH if copier_refuses(template_src, tmp_path, {n: v})
+            ] == []
+
+
+# Rules between two answers: a static form cannot say them, so the fetch step refuses
+# them with copier's own message, before anything is published.
+CROSS_FIELD = {
+    "sentinel_quorum": {"sentinel_quorum": 1},
+    "sentinel_port": {"sentinel_port": 6379},
+    "redis_cpu_limit": {"redis_cpu_request": "2", "redis_cpu_limit": "1"},
+    "redis_memory_limit": {"redis_memory_request": "2Gi", "redis_memory_limit": "1Gi"},
+}
+
+
+@pytest.mark.parametrize("field", CROSS_FIELD)
+def test_rules_between_answers_stop_the_button_before_anything_is_published(
+    backstage_installed, template_src, tmp_path, field
+):
+    answers = CROSS_FIELD[field]
+    assert copier_refuses(template_src, tmp_path, answers)
+    values, published = tmp_path / "values.json", tmp_path / "published"
+    values.write_text(json.dumps(answers | REPO_URL))
+    published.mkdir()
+
+    run = backstage(tmp_path, "run", str(TEMPLATE), str(values), str(published))
+
+    assert run.returncode == 1
+    assert f"Validation error for question {field}: must " in run.stderr
+    assert list(published.iterdir()) == []
+
+
+OLD, NEW = "v0.1.0", "v0.2.0"
+
+
+@pytest.fixture(scope="module")
+def released_template(tmp_path_factory) -> tuple[Path, Path]:
+    """The template at OLD, and at NEW with a conditional file, a conditional folder and
+    a README edit; backstage/ exported at each release: (repo, exports / TAG)."""
+    repo = snapshot_template(tmp_path_factory.mktemp("released"), OLD)
+    exports = tmp_path_factory.mktemp("exports")
+    export.write(exports / OLD, export.render(repo, str(repo), OLD))
+    tpl = repo / "template"
+    (tpl / "{% if kms_key_id %}KMS.md{% endif %}.jinja").write_text(
+        "Encrypted with {{ kms_key_id }}.\n")
+    limits = tpl / "{% if redis_cpu_limit %}limits{% endif %}"
+    limits.mkdir()
+    (limits / "README.md.jinja").write_text("CPU limit: {{ redis_cpu_limit }}\n")
+    readme = tpl / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nRelease notes: CHANGELOG.md.\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "new")
+    git(repo, "tag", NEW)
+    export.write(exports / NEW, export.render(repo, str(repo), NEW))
+    return repo, exports
+
+
+def test_a_portal_repository_follows_the_template_with_copier_update(
+    backstage_installed, released_template, tmp_path
+):
+    repo_src, exports = released_template
+    answers = {"service_name": "ledger", "kms_key_id": "alias/ledger"}
+    repo, _ = press_the_button(exports / OLD / "template.yaml", answers, tmp_path / "old")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init")
+
+    copier.run_update(repo, defaults=True, overwrite=True, unsafe=True, quiet=True,
+                      skip_tasks=True, vcs_ref=NEW, conflict="inline")
+
+    assert yaml.safe_load((repo / ".copier-answers.yml").read_text())["_commit"] == NEW
+    assert "Release notes: CHANGELOG.md." in (repo / "README.md").read_text()
+    assert (repo / "KMS.md").read_text() == "Encrypted with alias/ledger.\n"
+    assert not (repo / "limits").exists()  # its name renders empty: copier skips it
+    # The updated repository is what both routes make at the new release; the portal's
+    # conditional parts are steps with `if:` that Backstage's runner evaluates.
+    fresh = copier_copy(repo_src, answers, tmp_path / "copier-new", NEW)
+    assert tree(fresh) == tree(repo)
+    for name, extra in {"limits": {"redis_cpu_limit": "2"}, "no-kms": {"kms_key_id": ""}}.items():
+        made = copier_copy(repo_src, answers | extra, tmp_path / f"copier-{name}", NEW)
+        published, _ = press_the_button(exports / NEW / "template.yaml", answers | extra,
+                                        tmp_path / name)
+        assert_same_repository(made, published)
+
+
+def test_the_committed_portal_files_are_fresh(tmp_path):
+    assert cli.main(["backstage", "export", "--check"]) == 0, (
+        "backstage/ is stale: run `redis-scaffold backstage export`")
+    out = tmp_path / "backstage"
+    assert cli.main(["backstage", "export", "--out", str(out)]) == 0
+    (out / "template.yaml").write_text("edited by hand\n")
+    assert cli.main(["backstage", "export", "--out", str(out), "--check"]) == 1
