@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from redis_scaffold.errors import ScaffoldError
+from redis_scaffold.sandbox.topology import LocalTopology
 from redis_scaffold.service import sentinel
 from redis_scaffold.service.sentinel_cmd import run as run_check
-from redis_scaffold.sandbox.topology import LocalTopology
 
 pytestmark = pytest.mark.slow
 

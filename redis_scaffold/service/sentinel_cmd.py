@@ -102,7 +102,7 @@ def run(
     tried = ", ".join(map(sentinel.fmt, target.sentinels))
     try:
         password = password_from_env(environ) if password_from == "env" else password_from_secret(project)
-    except PasswordUnavailable as exc:
+    except PasswordUnavailable:
         # Without a password nothing can be checked; if nothing listens either, that is
         # the usual "the cluster does not exist yet" case, which is only a warning.
         if not sentinel.reachable(target.sentinels, timeout):
