@@ -116,6 +116,11 @@ def run_quiet(argv: list[str], env: dict[str, str], cwd: Path, what: str) -> Non
 
 def make_environment(python: str) -> Path:
     """The cached environment for this checkout, made now if missing; its interpreter."""
+    if sys.version_info < (3, 11):
+        raise InstallFailed(
+            f"redis-scaffold needs Python 3.11 or newer, and copier runs on {sys.version.split()[0]} "
+            f"({python}); install copier with a newer Python (pipx install --python python3.11 copier)"
+        )
     root = cache_root()
     venv = root / f"post-copy-{template_key()}"
     if (venv / ".complete").is_file():

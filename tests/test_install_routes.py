@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +178,41 @@ def test_copier_alone_with_credentials_creates_the_secret(routes, template_src, 
     assert "warning" not in result.stderr.lower()
 
 
+def test_the_post_copy_hook_exits_0_even_on_bad_arguments(tmp_path):
+    hook = REPO_ROOT / "hooks" / "post_copy.py"
+    result = run([sys.executable, str(hook), "--no-such-option"], clean_env(tmp_path), tmp_path)
+    assert result.returncode == 0
+    assert "warning: the repository is complete; run `make install && make secret-ensure" in result.stderr
+
+
 # ----------------------------------------------------------- pip install . (no extras)
+def test_choosing_a_command_imports_only_its_module():
+    """Listing the commands imports no third-party package; `secret ensure` no sandbox or portal."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from redis_scaffold import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        cli.main(sys.argv[1:])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'redis', 'yaml', "
+        "'copier', 'moto', 'jsonschema'})))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('redis_scaffold.'))))\n"
+    )
+
+    def imported(*argv: str) -> list[str]:
+        result = subprocess.run([sys.executable, "-c", probe, *argv], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    assert imported("--help") == ["", "redis_scaffold.cli redis_scaffold.errors"]
+    third_party, ours = imported("secret", "ensure", "--help")
+    assert third_party == "boto3"
+    assert not any(m.startswith(("redis_scaffold.sandbox", "redis_scaffold.portal")) for m in ours.split())
+
+
 def test_no_extras_lists_commands_and_each_service_command_has_help(routes, tmp_path):
     env = clean_env(tmp_path)
     # What only the extras bring is really absent from this route.
