@@ -1,7 +1,13 @@
-"""A generated repository, as the hooks see it: its recorded copier answers."""
+"""A generated repository, as the hooks see it: its answers file and what it rendered.
+
+Since 0.2.0 the tuning answers (pod count, ports, master set, ...) are recorded only
+when a team customised them, so the hooks read such settings from the files the
+template rendered (`deployment`), never from the answers file.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -42,3 +48,30 @@ def app_env(project: Path) -> dict[str, str]:
     for container in deployment["spec"]["template"]["spec"]["containers"]:
         env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
     return env
+
+
+STATEFULSET = "manifest/redis/base/statefulset.yaml"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the rendered manifests say about the Redis deployment."""
+
+    pods: int
+    master_set: str
+    redis_port: int
+    sentinel_port: int
+
+
+def deployment(project: Path) -> Deployment:
+    """The pod count (the StatefulSet), master set and ports (the app's env)."""
+    path = Path(project) / STATEFULSET
+    if not path.is_file():
+        raise NotGeneratedError(f"{path} not found: is {project} a generated repository?")
+    statefulset = next(d for d in yaml.safe_load_all(path.read_text())
+                       if d and d.get("kind") == "StatefulSet")
+    env = app_env(project)
+    return Deployment(pods=int(statefulset["spec"]["replicas"]),
+                      master_set=env["REDIS_MASTER_SET"],
+                      redis_port=int(env["REDIS_READ_PORT"]),
+                      sentinel_port=int(env["REDIS_SENTINEL_PORT"]))

@@ -34,6 +34,8 @@ TEMPLATE = REPO_ROOT / "backstage" / "template.yaml"
 
 PAYMENTS = {  # a team that changes names, pod count, quorum, KMS key, storage, timing
     "service_name": "payments",
+    "size": "medium",
+    "customise": True,
     "description": "Payments session cache",
     "redis_replicas": 5,
     "sentinel_quorum": 4,
@@ -50,6 +52,7 @@ PAYMENTS = {  # a team that changes names, pod count, quorum, KMS key, storage, 
 }
 LEDGER = {
     "service_name": "ledger",
+    "customise": True,
     "system": "finance",
     "owner": "group:finance/ledger-team",
     "redis_replicas": 7,
@@ -66,6 +69,7 @@ LEDGER = {
 }
 ANSWER_SETS = {"defaults": {}, "payments": PAYMENTS, "ledger": LEDGER}
 REPO_URL = {"repoUrl": "github.com?owner=example-org&repo=svc-redis"}
+TUNED = {"customise": True} | REPO_URL
 
 
 # ------------------------------------------------------------------------ helpers
@@ -154,7 +158,8 @@ def test_the_portal_button_makes_what_copier_makes(backstage_installed, template
 
 GOOD_FOR_BOTH = [("kms_key_id", "alias/team/key"), ("redis_cpu_limit", ""),
                  ("secret_recovery_window_days", 0), ("redis_replicas", 7),
-                 ("redis_memory_limit", "1.5Gi"), ("redis_cpu_request", "0.25")]
+                 ("redis_memory_limit", "1.5Gi"), ("redis_cpu_request", "0.25"),
+                 ("size", "large")]
 BAD_FOR_BOTH = [
     ("service_name", "Shopping_Cart"), ("service_name", "a" * 31),
     ("description", 'a "quoted" line'), ("description", "cache for {{ 7 * 7 }}"),
@@ -182,8 +187,8 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     backstage_installed, template_src, tmp_path
 ):
     forms = {name: answers | REPO_URL for name, answers in ANSWER_SETS.items()}
-    forms |= {f"good {n}={v!r}": {n: v} | REPO_URL for n, v in GOOD_FOR_BOTH}
-    forms |= {f"bad {n}={v!r}": {n: v} | REPO_URL for n, v in BAD_FOR_BOTH}
+    forms |= {f"good {n}={v!r}": {n: v} | TUNED for n, v in GOOD_FOR_BOTH}
+    forms |= {f"bad {n}={v!r}": {n: v} | TUNED for n, v in BAD_FOR_BOTH}
     (tmp_path / "forms.json").write_text(json.dumps(forms))
 
     run = backstage(tmp_path, "validate", str(TEMPLATE), str(tmp_path / "forms.json"))
@@ -195,10 +200,11 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH}
     for name, value in BAD_FOR_BOTH:  # the form's errors name the field
         assert any(name in error for error in verdicts["forms"][f"bad {name}={value!r}"])
-    assert [(n, v) for n, v in BAD_FOR_BOTH if not copier_refuses(template_src, tmp_path, {n: v})
-            ] == []
-    assert [(n, v) for n, v in GOOD_FOR_BOTH if copier_refuses(template_src, tmp_path, {n: v})
-            ] == []
+    tuned = {"customise": True}
+    assert [(n, v) for n, v in BAD_FOR_BOTH
+            if not copier_refuses(template_src, tmp_path, {n: v} | tuned)] == []
+    assert [(n, v) for n, v in GOOD_FOR_BOTH
+            if copier_refuses(template_src, tmp_path, {n: v} | tuned)] == []
 
 
 # Rules between two answers: a static form cannot say them, so the fetch step refuses
@@ -215,7 +221,7 @@ CROSS_FIELD = {
 def test_rules_between_answers_stop_the_button_before_anything_is_published(
     backstage_installed, template_src, tmp_path, field
 ):
-    answers = CROSS_FIELD[field]
+    answers = CROSS_FIELD[field] | {"customise": True}
     assert copier_refuses(template_src, tmp_path, answers)
     values, published = tmp_path / "values.json", tmp_path / "published"
     values.write_text(json.dumps(answers | REPO_URL))
@@ -257,7 +263,7 @@ def test_a_portal_repository_follows_the_template_with_copier_update(
     backstage_installed, released_template, tmp_path
 ):
     repo_src, exports = released_template
-    answers = {"service_name": "ledger", "kms_key_id": "alias/ledger"}
+    answers = {"service_name": "ledger", "customise": True, "kms_key_id": "alias/ledger"}
     repo, _ = press_the_button(exports / OLD / "template.yaml", answers, tmp_path / "old")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")

@@ -75,7 +75,8 @@ def questions(config: dict) -> dict:
         if isinstance(choices, dict):
             choices = list(choices.values())
         for key, value in (("choices", choices), ("multiselect", spec.get("multiselect")),
-                           ("validator", spec.get("validator")), ("help", spec.get("help"))):
+                           ("validator", spec.get("validator")), ("help", spec.get("help")),
+                           ("when", spec.get("when"))):
             if value is not None:
                 question[key] = value
         if "default" in spec:
@@ -170,10 +171,14 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
     return steps
 
 
-def template_yaml(config: dict, settings: dict, rendition: list[Part]) -> bytes:
-    qs = questions(config)
-    fixed = settings.get("portal_answers", {})
-    properties, required, values = {}, [], {}
+WHEN_ANSWER = re.compile(r"^\{\{\s*(\w+)\s*\}\}$")
+
+
+def form_page(qs: dict, fixed: dict) -> dict:
+    """The form's first page. A question copier asks `when: "{{ flag }}"` (a yes/no
+    answer) is shown only once the flag is ticked: a JSON Schema dependency, as rjsf
+    renders conditional fields."""
+    properties, required, guarded = {}, [], {}
     for name, q in qs.items():
         field = question_schema(name, q)
         if name in fixed:
@@ -182,12 +187,35 @@ def template_yaml(config: dict, settings: dict, rendition: list[Part]) -> bytes:
         if name == "owner":
             field["ui:field"] = "OwnerPicker"
             field["ui:options"] = {"catalogFilter": {"kind": ["Group", "User"]}}
+        when = q.get("when")
+        if isinstance(when, str):
+            flag = WHEN_ANSWER.match(when.strip())
+            if not flag or qs.get(flag.group(1), {}).get("type") != "bool":
+                raise ExportError(f"{name}: the form can show a question only when a yes/no "
+                                  f"answer is ticked (when: \"{{{{ flag }}}}\"), not {when!r}")
+            group = guarded.setdefault(flag.group(1), {"properties": {}, "required": []})
+            group["properties"][name] = field
+            if "default" in field:
+                group["required"].append(name)
+            continue
         properties[name] = field
         if "default" in field:
             required.append(name)
-        # Multiselect answers travel joined: cookiecutter would read a list as a choice.
-        values[name] = ("${{ parameters.%s | join(',') }}" if q.get("multiselect")
-                        else "${{ parameters.%s }}") % name
+    page = {"title": "Redis Sentinel", "required": required, "properties": properties}
+    if guarded:
+        page["dependencies"] = {flag: {"oneOf": [
+            {"properties": {flag: {"const": False}}},
+            {"properties": {flag: {"const": True}, **group["properties"]},
+             "required": group["required"]},
+        ]} for flag, group in guarded.items()}
+    return page
+
+
+def template_yaml(config: dict, settings: dict, rendition: list[Part]) -> bytes:
+    qs = questions(config)
+    # Multiselect answers travel joined: cookiecutter would read a list as a choice.
+    values = {name: ("${{ parameters.%s | join(',') }}" if q.get("multiselect")
+                     else "${{ parameters.%s }}") % name for name, q in qs.items()}
     document = {
         "apiVersion": "scaffolder.backstage.io/v1beta3",
         "kind": "Template",
@@ -205,7 +233,7 @@ def template_yaml(config: dict, settings: dict, rendition: list[Part]) -> bytes:
             "owner": settings.get("backstage_owner", "group:default/platform-team"),
             "type": "resource",
             "parameters": [
-                {"title": "Redis Sentinel", "required": required, "properties": properties},
+                form_page(qs, settings.get("portal_answers", {})),
                 {"title": "Repository", "required": ["repoUrl"], "properties": {"repoUrl": {
                     "title": "Repository location", "type": "string",
                     "ui:field": "RepoUrlPicker",

@@ -60,6 +60,8 @@ class Question:
     computed: bool = False
     multiselect: bool = False
     validator: str | None = None
+    when: str | None = None  # asked (and recorded) only when this renders true
+
 
     @property
     def templated_default(self) -> bool:
@@ -83,8 +85,12 @@ def load_questions(config: dict) -> list[Question]:
                               f"{sorted([*CASTS, 'bool'])}")
         if spec.get("secret"):
             raise ExportError(f"secret question {name!r}: the portal form has no secret answers")
+        when = None if computed else spec.get("when")
+        if when is not None and not isinstance(when, str):
+            when = None  # `when: true` is the same as no `when`
         result.append(Question(name, kind, spec.get("default"), computed,
-                               bool(spec.get("multiselect")), spec.get("validator")))
+                               bool(spec.get("multiselect")), spec.get("validator"),
+                               when if isinstance(when, str) else None))
     return result
 
 
@@ -127,22 +133,31 @@ class Prelude:
 
     def text(self) -> str:
         imported: set[str] = set()
-        tags = []
+        tags = ["{% set __check = '' %}{% set _ = none %}"]  # set in branches below
         for q in self.questions:
             raw = f"cookiecutter.get({q.name!r}, '')"
+            if q.when:  # copier asks and records it only when `when` renders true
+                tags.append(self._block(f"__when_{q.name}", q.when, imported))
+                tags.append(f"{{% set __asked_{q.name} = __when_{q.name}|trim|lower in "
+                            f"{TRUE_WORDS} %}}")
             if q.computed:
                 tags.append(self._block(f"__{q.name}", q.default, imported))
                 tags.append(f"{{% set {q.name} = {_cast(q, f'__{q.name}')} %}}")
-            elif q.templated_default:
+            elif q.templated_default or q.when:
+                # An answer the form left out takes copier's default; like copier, a
+                # value given for an unasked question is used but not recorded.
                 tags.append(self._block(f"__{q.name}", q.default, imported))
                 chosen = f"({raw} if {raw}|string != '' else __{q.name})"
                 tags.append(f"{{% set {q.name} = {_cast(q, chosen)} %}}")
             else:
                 tags.append(f"{{% set {q.name} = {_cast(q, 'cookiecutter.' + q.name)} %}}")
         tags += self._checks(imported)
+        recorded = [q for q in self.questions if not q.computed]
         answers = ", ".join([f"'_commit': {self.commit!r}", f"'_src_path': {self.src_path!r}"]
-                            + [f"{q.name!r}: {q.name}" for q in self.questions if not q.computed])
+                            + [f"{q.name!r}: {q.name}" for q in recorded if not q.when])
         tags.append(f"{{% set _copier_answers = {{{answers}}} %}}")
+        tags += [f"{{% if __asked_{q.name} %}}{{% set _ = _copier_answers.update("
+                 f"{{{q.name!r}: {q.name}}}) %}}{{% endif %}}" for q in recorded if q.when]
         tags.append(f"{{% set _copier_conf = {{'answers_file': {self.answers_file!r}}} %}}")
         macros = "".join(self._macros(name) for name in sorted(imported))
         return macros + "".join(tags)
@@ -168,9 +183,11 @@ class Prelude:
             if not uses_only_stock_jinja(macros + body):
                 continue  # a single-field pattern: the form checks it
             imported |= needed
-            tags.append(f"{{% set __check %}}{body}{{% endset %}}"
-                        f"{{% if __check|trim %}}{{{{ cookiecutter['Validation error for "
-                        f"question {q.name}: ' ~ __check|trim] }}}}{{% endif %}}")
+            check = (f"{{% set __check %}}{body}{{% endset %}}"
+                     f"{{% if __check|trim %}}{{{{ cookiecutter['Validation error for "
+                     f"question {q.name}: ' ~ __check|trim] }}}}{{% endif %}}")
+            # copier validates only the questions it asks
+            tags.append(f"{{% if __asked_{q.name} %}}{check}{{% endif %}}" if q.when else check)
         return tags
 
     def _macros(self, name: str) -> str:

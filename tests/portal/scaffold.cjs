@@ -85,8 +85,10 @@ function formData(entity, answers) {
   // What the form submits: the user's answers over each page's defaults (rjsf fills them).
   const { getDefaultFormState } = require('@rjsf/utils');
   const validator = formValidator();
+  // Defaults follow the answers (a ticked `customise` reveals the tuning fields and their
+  // defaults); the answers stay as typed, even where a form would not let them be.
   const defaults = [entity.spec.parameters].flat().reduce(
-    (data, page) => ({ ...data, ...getDefaultFormState(validator, page, {}) }), {});
+    (data, page) => ({ ...data, ...getDefaultFormState(validator, page, data) }), answers);
   return { ...defaults, ...answers };
 }
 
