@@ -33,7 +33,7 @@ from redis_scaffold.portal.rendition import (
     place,
     render_file,
 )
-from redis_scaffold.portal.schema import question_schema
+from redis_scaffold.portal.schema import load_patterns, question_schema, rule_schemas
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUT = Path("backstage")
@@ -174,13 +174,13 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
 WHEN_ANSWER = re.compile(r"^\{\{\s*(\w+)\s*\}\}$")
 
 
-def form_page(qs: dict, fixed: dict) -> dict:
+def form_page(qs: dict, fixed: dict, rules: dict) -> dict:
     """The form's first page. A question copier asks `when: "{{ flag }}"` (a yes/no
     answer) is shown only once the flag is ticked: a JSON Schema dependency, as rjsf
     renders conditional fields."""
     properties, required, guarded = {}, [], {}
     for name, q in qs.items():
-        field = question_schema(name, q)
+        field = question_schema(name, q, rules)
         if name in fixed:
             field.update(default=fixed[name], const=fixed[name])
             field["ui:widget"] = "hidden"
@@ -233,7 +233,7 @@ def template_yaml(config: dict, settings: dict, rendition: list[Part]) -> bytes:
             "owner": settings.get("backstage_owner", "group:default/platform-team"),
             "type": "resource",
             "parameters": [
-                form_page(qs, settings.get("portal_answers", {})),
+                form_page(qs, settings.get("portal_answers", {}), settings["rules"]),
                 {"title": "Repository", "required": ["repoUrl"], "properties": {"repoUrl": {
                     "title": "Repository location", "type": "string",
                     "ui:field": "RepoUrlPicker",
@@ -274,6 +274,7 @@ def render(root: Path, template_url: str | None = None, tag: str | None = None
     settings = portal_settings(root)
     settings.update({k: v for k, v in (("template_url", template_url), ("tag", tag)) if v})
     config = load_copier(root)
+    settings["rules"] = rule_schemas(load_patterns(root))
     rendition = parts(root, config, settings)
     files = {"template.yaml": (template_yaml(config, settings, rendition), False)}
     for part in rendition:

@@ -3,7 +3,7 @@
 A copier validator is a Jinja expression that renders an error message, or nothing.
 This module reads its syntax tree and keeps what a form can check on one field:
 
-* calls of the rule macros of includes/rules.jinja and includes/patterns.jinja (RULES below) with constant
+* calls of the rule macros of includes/rules.jinja and includes/patterns.jinja (rule_schemas below; the named patterns come from the PATTERNS table) with constant
   arguments become `pattern`, `maxLength`, `minimum`, `maximum`;
 * `'' if CONDITION else 'message'` (and `'message' if CONDITION else RULE`) become the
   schema of CONDITION, built from `and`/`or`/`not`, comparisons with constants,
@@ -18,17 +18,14 @@ a file. The translation only ever loosens: a value copier accepts is never refus
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import jsonschema
 from jinja2 import nodes
 
-DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-ONE_LINE = r'^[^\n"\\{}]*[^\s"\\{}][^\n"\\{}]*$'
-MEMORY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
-CPU = r"^([1-9][0-9]*m|[0-9]+(\.[0-9]{1,3})?)$"
+PATTERNS_FILE = "includes/patterns.jinja"
 
 UNKNOWN = object()  # an argument that is not a constant (it names another answer)
 JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
@@ -43,25 +40,42 @@ def _known(**bounds: Any) -> dict:
     return {k: v for k, v in bounds.items() if v is not UNKNOWN}
 
 
-# The rule macros of includes/rules.jinja and includes/patterns.jinja: name -> schema of the values it accepts.
-RULES = {
-    "dns_label": lambda max=63: {**_pattern(DNS_LABEL), **_known(maxLength=max)},
-    "dns_subdomain": lambda max=253, allow_empty=False: {
-        **_pattern(DNS_SUBDOMAIN, allow_empty), **_known(maxLength=max)},
-    "matches": lambda pattern, rule="", allow_empty=False: (
-        {} if pattern is UNKNOWN else _pattern(pattern, allow_empty)),
-    "one_line": lambda max: {**_pattern(ONE_LINE), **_known(maxLength=max)},
-    "int_between": lambda low, high, rule="": _known(minimum=low, maximum=high),
-    "memory": lambda allow_empty=False: _pattern(MEMORY, allow_empty),
-    "cpu": lambda allow_empty=False: _pattern(CPU, allow_empty),
-}
+def load_patterns(root: Path) -> dict[str, dict]:
+    """The PATTERNS table of includes/patterns.jinja: rule name -> pattern and examples.
+
+    Read from the template's syntax tree, so the table is written once, in the file the
+    copier validators use.
+    """
+    tree = jinja2.Environment().parse((root / PATTERNS_FILE).read_text())
+    for node in tree.find_all(nodes.Assign):
+        if isinstance(node.target, nodes.Name) and node.target.name == "PATTERNS":
+            return node.node.as_const()
+    raise LookupError(f"{PATTERNS_FILE} defines no PATTERNS table")
+
+
+def rule_schemas(patterns: dict[str, dict]) -> dict:
+    """The rule macros of includes/rules.jinja and includes/patterns.jinja: name ->
+    schema of the values it accepts, given the macro's other arguments."""
+    p = {name: rule["pattern"] for name, rule in patterns.items()}
+    return {
+        "dns_label": lambda max=63: {**_pattern(p["dns_label"]), **_known(maxLength=max)},
+        "dns_subdomain": lambda max=253, allow_empty=False: {
+            **_pattern(p["dns_subdomain"], allow_empty), **_known(maxLength=max)},
+        "matches": lambda pattern, rule="", allow_empty=False: (
+            {} if pattern is UNKNOWN else _pattern(pattern, allow_empty)),
+        "one_line": lambda max: {**_pattern(p["one_line"]), **_known(maxLength=max)},
+        "int_between": lambda low, high, rule="": _known(minimum=low, maximum=high),
+        "memory": lambda allow_empty=False: _pattern(p["memory"], allow_empty),
+        "cpu": lambda allow_empty=False: _pattern(p["cpu"], allow_empty),
+    }
 
 
 class _Translator:
     """Schema of the values one validator accepts; None where it cannot be said."""
 
-    def __init__(self, var: str) -> None:
+    def __init__(self, var: str, rules: dict) -> None:
         self.var = var
+        self.rules = rules
 
     def _is_var(self, node: nodes.Node) -> bool:
         return isinstance(node, nodes.Name) and node.name == self.var
@@ -120,7 +134,7 @@ class _Translator:
         return None
 
     def _rule(self, call: nodes.Call) -> dict | None:
-        rule = RULES.get(call.node.name)
+        rule = self.rules.get(call.node.name)
         if rule is None or not call.args or not self._is_var(call.args[0]):
             return None
         const = lambda n: n.value if isinstance(n, nodes.Const) else UNKNOWN  # noqa: E731
@@ -168,7 +182,7 @@ class _Translator:
         return None
 
 
-def validator_schema(var: str, validator: str) -> dict | None:
+def validator_schema(var: str, validator: str, rules: dict) -> dict | None:
     """JSON Schema of the values `validator` accepts, or None if none can be said."""
     tree = jinja2.Environment().parse(validator)
     outputs = [n for n in tree.body if isinstance(n, nodes.Output)]
@@ -176,7 +190,7 @@ def validator_schema(var: str, validator: str) -> dict | None:
              if not (isinstance(e, nodes.TemplateData) and not e.data.strip())]
     if len(exprs) != 1:
         return None
-    return _Translator(var).message(exprs[0])
+    return _Translator(var, rules).message(exprs[0])
 
 
 def _as_enum(schema: dict) -> dict:
@@ -202,7 +216,7 @@ def _numbers(schema: Any) -> list:
     return []
 
 
-def question_schema(name: str, question: dict) -> dict:
+def question_schema(name: str, question: dict, rules: dict) -> dict:
     """The form field of one copier question (its templated default left out)."""
     kind = question["type"]
     item = {"type": JSON_TYPES[kind]} if kind in JSON_TYPES else {}
@@ -223,7 +237,7 @@ def question_schema(name: str, question: dict) -> dict:
     elif "default" in question:
         schema["default"] = default
     if question.get("validator") and not question.get("multiselect"):
-        accepted = validator_schema(name, question["validator"])
+        accepted = validator_schema(name, question["validator"], rules)
         if accepted and set(accepted) & set(schema):
             schema.setdefault("allOf", []).append(accepted)
         elif accepted:
