@@ -1,14 +1,16 @@
 """A team lives with its generated repository across template releases.
 
 The template's releases are built by tests/fixtures/versions.py: v1 is the working tree,
-v2 renames an answer (with the migration in copier.yml), renames a file, adds a
-manifest, bumps a default and changes the README's first line.
+v2 renames an answer (with the migration such a release adds), renames a file, adds a
+manifest, bumps a default and changes the README's first line. The last story starts
+from the real 0.1.0 release, the commit that shipped it.
 """
 
 from __future__ import annotations
 
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from tests.fixtures.versions import (
     NEW_WORKFLOW,
     OLD_WORKFLOW,
     README_V2_MARK,
+    TemplateVersions,
     TEAM_TITLE,
     TEAM_WORKFLOW_LINE,
     V1,
@@ -38,9 +41,10 @@ from tests.fixtures.versions import (
 
 @pytest.fixture(scope="session")
 def pristine_v1(template_versions, tmp_path_factory) -> Path:
-    """One service generated at the oldest release with 5 pods, committed; tests copy it."""
+    """One service generated at the oldest release, customised to 5 pods, committed."""
     return generate_service(
-        template_versions, tmp_path_factory.mktemp("pristine") / "cart", V1, {"redis_replicas": 5}
+        template_versions, tmp_path_factory.mktemp("pristine") / "cart", V1,
+        {"customise": True, "redis_replicas": 5},
     )
 
 
@@ -80,7 +84,7 @@ def test_update_keeps_team_edits_migrates_answers_and_equals_a_fresh_copy(
 
     assert main(["update", str(project), "--defaults"]) == 0
     out = capsys.readouterr()
-    assert "is now on template release v0.2.0" in out.out + out.err  # _message_after_update
+    assert f"is now on template release {V2}" in out.out + out.err  # _message_after_update
 
     # Every team edit survived.
     for path, line in marks.items():
@@ -310,3 +314,77 @@ def test_update_refuses_what_it_cannot_update_safely(service, tmp_path, capsys):
     (plain / ".copier-answers.yml").write_text(yaml.safe_dump({"_src_path": "x", "_commit": V1}))
     assert main(["update", str(plain)]) == 2
     assert "not the top of a git repository" in capsys.readouterr().err
+
+
+def test_an_untuned_service_follows_the_template_defaults_and_a_tuned_one_keeps_its_own(
+    template_versions, tmp_path
+):
+    # v2 bumps the default Redis patch release. A team that never customised gets it
+    # with the update; a team that customised keeps the release it chose.
+    untuned = generate_service(template_versions, tmp_path / "plain", V1)
+    tuned = generate_service(template_versions, tmp_path / "tuned", V1, {"customise": True})
+    assert "redis_version" not in answers(untuned)  # never asked, so never recorded
+    v1_version = answers(tuned)["redis_version"]
+
+    for project in (untuned, tuned):
+        assert main(["update", str(project), "--defaults"]) == 0
+
+    image = "manifest/redis/base/statefulset.yaml"
+    assert f"redis:{v1_version}" not in (untuned / image).read_text()
+    assert f"redis:{v1_version}" in (tuned / image).read_text()
+    assert answers(tuned)["redis_version"] == v1_version
+
+
+# The commit that shipped 0.1.0 (the last one before this release's work began).
+RELEASE_0_1_0 = "da0dfa0ec16c59e4eb5ed631190fe7c5d9fd9471"
+
+
+@pytest.fixture(scope="session")
+def from_0_1_0(tmp_path_factory) -> Path:
+    """A template repository whose history is the real 0.1.0 release, then this tree."""
+    from redis_scaffold.sandbox.snapshot import TEMPLATE_ROOT, snapshot_template
+
+    try:
+        archive = subprocess.run(["git", "-C", str(TEMPLATE_ROOT), "archive", RELEASE_0_1_0],
+                                 check=True, capture_output=True).stdout
+    except subprocess.CalledProcessError:
+        pytest.fail(f"commit {RELEASE_0_1_0} (release 0.1.0) is not in this clone's history")
+    repo = tmp_path_factory.mktemp("from-0.1.0")
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "0.1.0")
+    git(repo, "tag", "v0.1.0")
+    for path in repo.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    snapshot_template(repo, V1)  # commits this tree on top, tagged as this release
+    return repo
+
+
+def test_a_service_made_with_0_1_0_updates_to_this_release_and_keeps_everything(
+    from_0_1_0, tmp_path, capsys
+):
+    template = TemplateVersions(from_0_1_0, ("v0.1.0", V1))
+    old_answers = {"service_name": "cart", "redis_replicas": 5, "down_after_ms": 5000,
+                   "kms_key_id": "alias/cart"}
+    untouched = generate_service(template, tmp_path / "untouched", "v0.1.0", old_answers)
+    edited = generate_service(template, tmp_path / "edited", "v0.1.0", old_answers)
+    marks = team_edits(edited)
+    commit_all(edited, "team edits")
+
+    for project in (untouched, edited):
+        assert main(["update", str(project), "--defaults"]) == 0, capsys.readouterr().err
+        assert check_script(project).returncode == 0  # no conflict markers, no .rej
+
+    # The 0.2.0 migration kept every answer 0.1.0 recorded: the service is still 5 pods
+    # with its own timing and key, and equals a fresh copy of this release that says so.
+    recorded = answers(untouched)
+    assert recorded["_commit"] == V1 and recorded["customise"] is True
+    assert {k: recorded[k] for k in old_answers} == old_answers
+    fresh = fresh_copy(template, tmp_path / "fresh", recorded)
+    assert tree(untouched) == tree(fresh)
+    # A team's edits survive the same update.
+    for path, line in marks.items():
+        assert line in (edited / path).read_text(), path
+    assert answers(edited) == recorded

@@ -271,6 +271,9 @@ def adopt(
         )
 
     answers = infer_answers(project)
+    # What a hand-made repository names (pod count, master set, secret) is tuning: record
+    # it, so that later updates keep it (copier records tuning only when customised).
+    answers.setdefault("customise", Finding(True, "redis-scaffold adopt"))
     answers.update({key: Finding(value, "--data") for key, value in (data or {}).items()})
     if "service_name" not in answers:
         raise AdoptError(
