@@ -1,9 +1,9 @@
 """Benchmark 1, failover: write recovery after a master SIGKILL, and the writes lost.
 
 A repository is generated with the default answers and run on loopback (its own
-config/ and start scripts, hooks/topology.py). The app side is the GENERATED client
+config/ and start scripts, redis_scaffold/sandbox/topology.py). The app side is the GENERATED client
 snippet: writer(), with the settings of the redis-env component, writing continuously
-(benchmarks/load.py: SET of a unique key + WAIT <replicas> 50 ms per round trip,
+(redis_scaffold/sandbox/load.py: SET of a unique key + WAIT <replicas> 50 ms per round trip,
 ~2 ms apart).
 
 Each run: the writer is writing; the master's redis is SIGKILLed; we record
@@ -29,8 +29,8 @@ import time
 
 from benchmarks import emit, log, median
 from benchmarks.harness import generated_repo, running_topology
-from redis_scaffold.sandbox.load import WriteLoad, client_env, load_client
-from redis_scaffold.sandbox.topology import read_answers
+from redis_scaffold.sandbox.load import WriteLoad
+from redis_scaffold.sandbox.staging import generated_value
 
 TIMINGS = {
     "production": {"down_after_ms": None, "failover_timeout_ms": None},
@@ -39,11 +39,10 @@ TIMINGS = {
 SLACK_S = 2.0
 
 
-def one_run(topo, client, n: int) -> dict:
+def one_run(topo, n: int) -> dict:
     down_after_s = (topo.down_after_ms or topo_default_down_after(topo)) / 1000
-    settings = client.settings_from_env(client_env(topo))
     replicas = len(topo.nodes) - 1
-    with WriteLoad(client.writer(settings), f"bench-failover-{n}", wait_replicas=replicas) as load:
+    with WriteLoad(topo.app().writer(), f"bench-failover-{n}", wait_replicas=replicas) as load:
         if not load.wait_for_acks(50, after=0, timeout=30):
             raise RuntimeError(f"the writer does not write: {dict(load.errors)}")
         old = topo.node_at(topo.master_address()[0])
@@ -83,14 +82,17 @@ def one_run(topo, client, n: int) -> dict:
 
 
 def topo_default_down_after(topo) -> int:
-    return int(read_answers(topo.repo)["down_after_ms"])
+    return generated_down_after_ms(topo.repo)
+
+
+def generated_down_after_ms(repo) -> int:
+    return int(generated_value(repo, "sentinel.conf", "sentinel down-after-milliseconds"))
 
 
 def measure(timings: list[str], runs: int) -> list[dict]:
     results = []
     with generated_repo() as repo:
-        client = load_client(repo)
-        generated_down_after = int(read_answers(repo)["down_after_ms"])
+        generated_down_after = generated_down_after_ms(repo)
         for name in timings:
             kwargs = TIMINGS[name]
             down_after = kwargs["down_after_ms"] or generated_down_after
@@ -98,7 +100,7 @@ def measure(timings: list[str], runs: int) -> list[dict]:
             with running_topology(repo, **kwargs) as topo:
                 for n in range(runs):
                     log(f"failover ({name}, down-after {down_after} ms): run {n + 1}/{runs}")
-                    per_run.append(one_run(topo, client, n))
+                    per_run.append(one_run(topo, n))
             recoveries = [r["recovery_s"] for r in per_run if r["recovery_s"] is not None]
             med = median(recoveries)
             target = down_after / 1000 + SLACK_S

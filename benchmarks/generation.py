@@ -27,6 +27,7 @@ from pathlib import Path
 import copier
 
 from benchmarks import emit, log, median
+from redis_scaffold.sandbox.snapshot import snapshot_template
 
 TAG = "v0.1.0"
 TARGET_RATIO = 1.5
@@ -37,8 +38,6 @@ def _git(cwd: Path, *args: str) -> None:
 
 
 def full_template(dst: Path) -> Path:
-    from tests.fixtures.generation import snapshot_template
-
     dst.mkdir(parents=True)
     return snapshot_template(dst, TAG)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import copier
 
-from redis_scaffold.sandbox.topology import LocalTopology, find_free_host_base, read_answers
+from redis_scaffold.sandbox.snapshot import snapshot_template
+from redis_scaffold.sandbox.topology import LocalTopology
 
 TAG = "v0.1.0"
 READY_S = 60
@@ -18,8 +19,6 @@ READY_S = 60
 @contextmanager
 def generated_repo(answers: dict | None = None) -> Iterator[Path]:
     """The working tree's template, snapshotted and tagged, copied with the default answers."""
-    from tests.fixtures.generation import snapshot_template
-
     with tempfile.TemporaryDirectory(prefix="bench-repo-") as tmp:
         src = Path(tmp) / "template"
         src.mkdir()
@@ -34,16 +33,7 @@ def generated_repo(answers: dict | None = None) -> Iterator[Path]:
 
 @contextmanager
 def running_topology(repo: Path, **kwargs) -> Iterator[LocalTopology]:
-    """A started, ready LocalTopology of `repo` on a free loopback block; stopped on exit."""
-    answers = read_answers(repo)
-    ports = [int(answers["redis_port"]), int(answers["sentinel_port"])]
-    count = int(kwargs.get("replicas") or answers["redis_replicas"])
-    kwargs.setdefault("host_base", find_free_host_base(count, ports))
-    with tempfile.TemporaryDirectory(prefix="bench-topology-") as work:
-        topo = LocalTopology(repo, Path(work), **kwargs)
-        try:
-            topo.start()
-            topo.wait_until_ready(READY_S)
-            yield topo
-        finally:
-            topo.stop()
+    """A started, ready LocalTopology of `repo` (on a loopback block it reserves); closed on exit."""
+    with tempfile.TemporaryDirectory(prefix="bench-topology-") as work, LocalTopology(repo, Path(work), **kwargs) as topo:
+        topo.wait_until_ready(READY_S)
+        yield topo

@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks import emit, log
 from benchmarks.harness import generated_repo, running_topology
-from redis_scaffold.sandbox.load import client_env, load_client
 
 KEY = "bench:read-spread"
 
@@ -50,7 +49,7 @@ class ServiceEmulator:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def __enter__(self) -> "ServiceEmulator":
+    def __enter__(self) -> ServiceEmulator:
         self._thread.start()
         return self
 
@@ -122,7 +121,6 @@ def served(topo, before: dict[str, int]) -> dict[str, int]:
 
 def measure(instances: int, reads: int) -> dict:
     with generated_repo() as repo, running_topology(repo) as topo:
-        client = load_client(repo)
         master_host = topo.master_address()[0]
         with topo.client(topo.node_at(master_host)) as r:
             r.set(KEY, "x")
@@ -131,13 +129,13 @@ def measure(instances: int, reads: int) -> dict:
         roles = {n.host: ("master" if n.host == master_host else "replica") for n in topo.nodes}
         cases = {}
         with ServiceEmulator(endpoints) as service:
-            env = client_env(topo) | {"REDIS_HOST": service.address[0], "REDIS_READ_PORT": str(service.address[1])}
-            settings = client.settings_from_env(env)
+            # The Service's address in place of the pods' (REDIS_HOST:REDIS_READ_PORT).
+            app = topo.app().with_env(REDIS_HOST=service.address[0], REDIS_READ_PORT=str(service.address[1]))
 
             log(f"read spread: {instances} app instances x {reads} reads")
             before = get_counts(topo)
             for _ in range(instances):
-                r = client.reader(settings)
+                r = app.reader()
                 for _ in range(reads):
                     r.get(KEY)
                 r.close()
@@ -145,7 +143,7 @@ def measure(instances: int, reads: int) -> dict:
 
             log(f"read spread: one client, {instances * reads} reads")
             before = get_counts(topo)
-            r = client.reader(settings)
+            r = app.reader()
             for _ in range(instances * reads):
                 r.get(KEY)
             r.close()
@@ -153,7 +151,7 @@ def measure(instances: int, reads: int) -> dict:
 
             log(f"read spread: one client, 8 threads, {instances * reads} reads")
             before = get_counts(topo)
-            r = client.reader(settings)
+            r = app.reader()
             per_thread = instances * reads // 8
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda _: [r.get(KEY) for _ in range(per_thread)], range(8)))

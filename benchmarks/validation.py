@@ -29,8 +29,8 @@ from pathlib import Path
 
 from benchmarks import emit, log, median
 from benchmarks.harness import generated_repo, running_topology
+from redis_scaffold.sandbox.addresses import AddressBlock
 from redis_scaffold.service import sentinel
-from redis_scaffold.sandbox.topology import find_free_host_base, loopback_hosts
 
 HEALTHY_TARGET_MS = 50.0
 UNREACHABLE_TIMEOUT_S = 2.0
@@ -100,8 +100,8 @@ def measure(runs: int) -> dict:
         log("validation: unreachable (hung) done")
 
         # unreachable, refused: a free loopback block, nothing listening
-        base = find_free_host_base(pods, [topo.sentinel_port], seed=os.getpid() + 97)
-        nobody = [(h, topo.sentinel_port) for h in loopback_hosts(base, pods)]
+        nobody_block = AddressBlock.reserve(pods, [topo.sentinel_port])
+        nobody = [(h, topo.sentinel_port) for h in nobody_block.hosts]
         refused, refused_in_process = [], []
         for n in range(runs):
             elapsed, code, last = run_cli(cli_command(repo, nobody, UNREACHABLE_TIMEOUT_S), topo.password)
@@ -115,6 +115,7 @@ def measure(runs: int) -> dict:
         # the command's own start-up: --help parses the same commands, checks nothing
         help_cmd = cli_prefix() + ["sentinel", "check", "--help"]
         startup = [run_cli(help_cmd, topo.password)[0] for _ in range(runs)]
+        nobody_block.release()
         log("validation: unreachable (refused) done")
 
     healthy_ms = median(totals) * 1000

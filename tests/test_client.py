@@ -1,22 +1,18 @@
-"""The GENERATED Python client snippet, imported from the generated repo, against real Sentinel.
+"""The GENERATED Python client snippet, imported from the generated repo.
 
-Story: a service writes through writer(), reads through reader(); the master is
-SIGKILLed; the same writer() keeps writing and lands on the new master; nothing
-acknowledged before the crash is lost.
+Story: a service gets its settings from the env the redis-env component renders, and
+never shows the password. (The snippet against real Sentinel, a master SIGKILL
+included, is the story of tests/test_failover.py.)
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-from redis_scaffold.sandbox.topology import LocalTopology
-
-pytestmark = pytest.mark.slow
+from redis_scaffold.project import app_env
+from redis_scaffold.sandbox.app import GeneratedApp, load_client, loopback_env
 
 
 @pytest.fixture
@@ -24,29 +20,10 @@ def repo(topology_repo: Path) -> Path:
     return topology_repo
 
 
-def load_generated_client(repo: Path):
-    path = repo / "client" / "python" / "redis_client.py"
-    spec = importlib.util.spec_from_file_location(f"redis_client_{uuid.uuid4().hex}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
-def component_env(topo: LocalTopology) -> dict[str, str]:
-    """What the redis-env component sets, with the loopback hosts in place of the Service."""
-    return {
-        "REDIS_HOST": ",".join(n.host for n in topo.nodes),
-        "REDIS_READ_PORT": str(topo.redis_port),
-        "REDIS_SENTINEL_PORT": str(topo.sentinel_port),
-        "REDIS_MASTER_SET": topo.master_set,
-        "REDIS_PASSWORD": topo.password,
-    }
-
-
 def test_settings_come_from_the_component_env(repo):
-    client = load_generated_client(repo)
-    env = {
+    client = load_client(repo)
+    env = app_env(repo) | {"REDIS_PASSWORD": "never-shown"}
+    assert env == {
         "REDIS_HOST": "shopping-cart-redis.redis.svc.cluster.local",
         "REDIS_READ_PORT": "6379",
         "REDIS_SENTINEL_PORT": "26379",
@@ -60,25 +37,11 @@ def test_settings_come_from_the_component_env(repo):
         client.settings_from_env({k: v for k, v in env.items() if k != "REDIS_PASSWORD"})
 
 
-def test_writer_survives_a_master_kill_and_nothing_is_lost(repo, topology):
-    topo = topology
-    client = load_generated_client(repo)
-    settings = client.settings_from_env(component_env(topo))
-    writer, reader = client.writer(settings), client.reader(settings)
-    prefix = f"cart:{uuid.uuid4().hex}:"
+def test_the_sandbox_app_gets_the_component_env_with_loopback_hosts(repo):
+    hosts = ["127.9.0.11", "127.9.0.12", "127.9.0.13"]
+    env = loopback_env(repo, hosts, 6379, 26379, "never-shown")
+    assert env == app_env(repo) | {"REDIS_HOST": ",".join(hosts), "REDIS_PASSWORD": "never-shown"}
 
-    writer.set(prefix + "before", "1 item")
-    assert writer.wait(len(topo.nodes) - 1, 5000) == len(topo.nodes) - 1
-    assert reader.get(prefix + "before") == b"1 item"
-
-    old = topo.master_address()
-    topo.kill(topo.node_at(old[0]))
-    # Issued while the master is dead: the writer's retries carry it to the new master.
-    writer.set(prefix + "during", "2 items")
-    writer.set(prefix + "after", "3 items")
-
-    new = topo.master_address()
-    assert new != old
-    assert writer.connection_pool.get_master_address() == new
-    with topo.client(topo.node_at(new[0])) as master:
-        assert master.mget([prefix + k for k in ("before", "during", "after")]) == ["1 item", "2 items", "3 items"]
+    app = GeneratedApp(repo, env)
+    assert app.settings.sentinels == [(h, 26379) for h in hosts]
+    assert app.with_env(REDIS_HOST="127.0.0.1", REDIS_READ_PORT="7000").settings.hosts[0] == "127.0.0.1"

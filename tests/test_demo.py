@@ -12,17 +12,23 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from redis_scaffold.sandbox.demo import PAUSE_ENV
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def demo(workdir: Path, **popen) -> subprocess.Popen:
+def demo(workdir: Path, pause_at: str | None = None, **popen) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "REDIS_PASSWORD"}
+    env.pop(PAUSE_ENV, None)
+    if pause_at:
+        env[PAUSE_ENV] = pause_at
     return subprocess.Popen(
         [sys.executable, "-m", "redis_scaffold", "demo", "--workdir", str(workdir)],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen,
@@ -73,23 +79,36 @@ def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path):
     assert listening(out) == []
 
 
+def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float) -> bool:
+    """Bounded wait until `path` exists; False if the process ended or time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists():
+            return True
+        time.sleep(0.1)
+    return path.exists()
+
+
 def test_ctrl_c_mid_demo_stops_everything(tmp_path):
-    proc = demo(tmp_path, start_new_session=True)
-    seen = []
-    # Read until the topology is up (the emulator holds the secret by then); the demo's
-    # own steps are bounded, and so is the test (pytest-timeout).
-    for line in iter(proc.stdout.readline, ""):
-        seen.append(line)
-        if "pods on" in line:
-            break
-    assert any("pods on" in line for line in seen), "".join(seen)
-    assert processes_in(tmp_path), "the topology should be running at this point"
+    # The demo holds after starting the topology (the emulator holds the secret by then)
+    # until it is signalled, so the Ctrl-C always lands mid-demo.
+    proc = demo(tmp_path, pause_at="topology", start_new_session=True)
+    try:
+        paused = wait_for_file(tmp_path / "paused-at-topology", proc, timeout=200)
+        running = processes_in(tmp_path)
+        if paused:
+            os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the foreground group
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
-    os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the foreground group
-    rest, _ = proc.communicate(timeout=60)
-    out = "".join(seen) + rest
-
+    assert paused, out
+    assert "pods on" in out and "paused after 'topology'" in out
+    assert running, "the topology should be running at this point"
     assert proc.returncode == 130, out
     assert "Interrupted: everything the demo started has been stopped." in out
+    assert "Demo complete" not in out
     assert processes_in(tmp_path) == []
     assert listening(out) == []

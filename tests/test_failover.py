@@ -8,7 +8,7 @@ SIGKILLed, the master hangs (SIGSTOP) and comes back, a sentinel dies, a replica
 and comes back, every pod restarts. After recovery, not one acknowledged write is
 missing, on any node.
 
-What is asserted (benchmarks/load.py): each write is `SET <unique key>` and
+What is asserted (redis_scaffold/sandbox/load.py): each write is `SET <unique key>` and
 `WAIT <replicas> 50` in one round trip. Redis replication is asynchronous: a write the
 master acknowledged can be lost when the master dies, if the replica Sentinel promotes
 had not received it yet. A write that WAIT confirmed on every replica cannot be lost to
@@ -32,7 +32,8 @@ from collections import Counter
 import pytest
 import redis
 
-from redis_scaffold.sandbox.load import WriteLoad, client_env, load_client
+from redis_scaffold.sandbox.load import WriteLoad
+from redis_scaffold.sandbox.staging import generated_value
 
 pytestmark = pytest.mark.slow
 
@@ -43,15 +44,9 @@ READY_S = 30
 ACKS = 30  # acknowledged writes that show the writer is (still) writing
 
 
-@pytest.fixture
-def app(topology_repo):
-    """The generated client snippet, imported from the generated repository."""
-    return load_client(topology_repo)
-
-
-def writer_load(app, topology, name: str) -> WriteLoad:
-    settings = app.settings_from_env(client_env(topology))
-    return WriteLoad(app.writer(settings), name, wait_replicas=len(topology.nodes) - 1)
+def writer_load(topology, name: str) -> WriteLoad:
+    """Writes through the generated snippet's writer(), set up from the redis-env env."""
+    return WriteLoad(topology.app().writer(), name, wait_replicas=len(topology.nodes) - 1)
 
 
 def master_node(topology):
@@ -88,9 +83,9 @@ def assert_nothing_lost(topology, load: WriteLoad, failover: bool) -> None:
           f"replica; acknowledged, unconfirmed and lost: {len(lost_unconfirmed)}")
 
 
-def test_master_killed_a_replica_takes_over_and_nothing_acknowledged_is_lost(app, topology):
+def test_master_killed_a_replica_takes_over_and_nothing_acknowledged_is_lost(topology):
     old = master_node(topology)
-    with writer_load(app, topology, "sigkill") as load:
+    with writer_load(topology, "sigkill") as load:
         keeps_writing(load, since=0)
 
         killed_at = time.monotonic()
@@ -107,7 +102,7 @@ def test_master_killed_a_replica_takes_over_and_nothing_acknowledged_is_lost(app
     assert_nothing_lost(topology, load, failover=True)
 
 
-def test_hung_master_rejoins_as_replica_and_min_replicas_bounds_what_it_took(app, topology, topology_repo):
+def test_hung_master_rejoins_as_replica_and_min_replicas_bounds_what_it_took(topology):
     """SIGSTOP: the master hangs (not dead), Sentinel fails over, then it resumes.
 
     The resumed old master still believes it is the master until Sentinel demotes it.
@@ -117,12 +112,11 @@ def test_hung_master_rejoins_as_replica_and_min_replicas_bounds_what_it_took(app
     once no replica has acknowledged it for L seconds, so the writes it can take while
     isolated, and that are lost when it resyncs as a replica, are bounded by L.
     """
-    answers = (topology_repo / ".copier-answers.yml").read_text()
-    max_lag = int(next(l.split(":")[1] for l in answers.splitlines() if l.startswith("min_replicas_max_lag:")))
+    max_lag = int(generated_value(topology.repo, "redis.conf", "min-replicas-max-lag"))
     old = master_node(topology)
     stale = StaleWriter(topology, old)
 
-    with writer_load(app, topology, "sigstop") as load, stale:
+    with writer_load(topology, "sigstop") as load, stale:
         keeps_writing(load, since=0)
         assert stale.wait_for_ok(10, timeout=READY_S)
 
@@ -157,9 +151,9 @@ def test_hung_master_rejoins_as_replica_and_min_replicas_bounds_what_it_took(app
           f"after resuming it answered {dict(after_resume)}")
 
 
-def test_a_dead_sentinel_stops_neither_writes_nor_failover(app, topology):
+def test_a_dead_sentinel_stops_neither_writes_nor_failover(topology):
     old = master_node(topology)
-    with writer_load(app, topology, "sentinel") as load:
+    with writer_load(topology, "sentinel") as load:
         keeps_writing(load, since=0)
 
         # The sentinel beside the master dies: writes go on.
@@ -181,10 +175,10 @@ def test_a_dead_sentinel_stops_neither_writes_nor_failover(app, topology):
     assert_nothing_lost(topology, load, failover=True)
 
 
-def test_a_replica_killed_and_restarted_resyncs_without_losing_anything(app, topology):
+def test_a_replica_killed_and_restarted_resyncs_without_losing_anything(topology):
     master = master_node(topology)
     replica = next(n for n in topology.nodes if n != master)
-    with writer_load(app, topology, "replica") as load:
+    with writer_load(topology, "replica") as load:
         keeps_writing(load, since=0)
 
         killed_at = time.monotonic()
@@ -201,11 +195,11 @@ def test_a_replica_killed_and_restarted_resyncs_without_losing_anything(app, top
     assert_nothing_lost(topology, load, failover=False)  # the restarted replica included
 
 
-def test_restarts_keep_the_data_and_a_restarted_master_never_wipes_its_replicas(app, topology_repo, topology_factory):
+def test_restarts_keep_the_data_and_a_restarted_master_never_wipes_its_replicas(topology_repo, topology_factory):
     # The generated (production) timing: down-after 10 s, so a master container that
     # restarts at once is back before any failover, and comes back as the master.
     topology = topology_factory(topology_repo, down_after_ms=None, failover_timeout_ms=None)
-    with writer_load(app, topology, "restart") as load:
+    with writer_load(topology, "restart") as load:
         keeps_writing(load, since=0)
         written_before = len(load.confirmed)
 
@@ -232,11 +226,11 @@ def test_restarts_keep_the_data_and_a_restarted_master_never_wipes_its_replicas(
         assert r.dbsize() >= len(load.acks)
 
 
-def test_a_master_back_with_an_empty_volume_refuses_to_wipe_its_replicas(app, topology_repo, topology_factory):
+def test_a_master_back_with_an_empty_volume_refuses_to_wipe_its_replicas(topology_repo, topology_factory):
     # down-after 3 s: long enough that the sentinels still name the old master when its
     # container restarts at once, on a volume that lost its data.
     topology = topology_factory(topology_repo, down_after_ms=3000, failover_timeout_ms=6000)
-    with writer_load(app, topology, "empty-volume") as load:
+    with writer_load(topology, "empty-volume") as load:
         keeps_writing(load, since=0)
         old = master_node(topology)
         topology.kill(old, signal.SIGKILL)
@@ -301,7 +295,7 @@ class StaleWriter:
             time.sleep(0.02)
         return False
 
-    def __enter__(self) -> "StaleWriter":
+    def __enter__(self) -> StaleWriter:
         self._thread.start()
         return self
 

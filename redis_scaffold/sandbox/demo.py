@@ -11,19 +11,24 @@
 
 Everything it started is stopped on success, on failure and on Ctrl-C (or SIGTERM).
 The password is never printed: the hooks get it from the secret or the environment.
+
+For tests that interrupt it: with REDIS_SCAFFOLD_DEMO_PAUSE_AT=POINT (one of emulator,
+generated, secret, topology, checked, client) the demo stops after that step, creates
+the file WORKDIR/paused-at-POINT and waits there (at most 10 minutes) for Ctrl-C or
+SIGTERM, so a signal always lands at a known point of a running demo.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -32,6 +37,9 @@ from typing import TextIO
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "shopping-cart"
+PAUSE_ENV = "REDIS_SCAFFOLD_DEMO_PAUSE_AT"
+PAUSE_POINTS = ("emulator", "generated", "secret", "topology", "checked", "client")
+PAUSE_MAX_S = 600
 
 
 class DemoError(RuntimeError):
@@ -103,25 +111,10 @@ def emulated_password(project: Path, endpoint: str, aws: Mapping[str, str]) -> s
     return read_password(client, spec.name, spec.key)
 
 
-def load_client(project: Path):
-    path = project / "client" / "python" / "redis_client.py"
-    spec = importlib.util.spec_from_file_location(f"redis_client_{uuid.uuid4().hex}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def use_client(narrator: Narrator, project: Path, topo, password: str) -> None:
-    client = load_client(project)
-    settings = client.settings_from_env({
-        "REDIS_HOST": ",".join(node.host for node in topo.nodes),
-        "REDIS_READ_PORT": str(topo.redis_port),
-        "REDIS_SENTINEL_PORT": str(topo.sentinel_port),
-        "REDIS_MASTER_SET": topo.master_set,
-        "REDIS_PASSWORD": password,
-    })
-    writer, reader = client.writer(settings), client.reader(settings)
+def use_client(narrator: Narrator, topo) -> None:
+    """The generated client, set up from the env the redis-env component gives an app."""
+    app = topo.app()
+    writer, reader = app.writer(), app.reader()
     key = f"cart:demo:{uuid.uuid4().hex[:8]}"
     writer.set(key, "3 items", ex=300)
     master = writer.connection_pool.get_master_address()
@@ -129,11 +122,32 @@ def use_client(narrator: Narrator, project: Path, topo, password: str) -> None:
     synced = writer.wait(len(topo.nodes) - 1, 5000)
     narrator.say(f"WAIT: {synced} of {len(topo.nodes) - 1} replicas have it")
     value = reader.get(key)
+    settings = app.settings
     narrator.say(f"reader(): GET {key} on {settings.hosts[0]}:{settings.read_port} -> {value!r}")
     writer.close()
     reader.close()
     if value != b"3 items":
         raise DemoError(f"the read of {key} returned {value!r}")
+
+
+class PausePoint:
+    """Where a test asked the demo to wait for its signal (PAUSE_ENV), if anywhere."""
+
+    def __init__(self, narrator: Narrator, workdir: Path, point: str | None) -> None:
+        if point and point not in PAUSE_POINTS:
+            raise DemoError(f"{PAUSE_ENV}={point}: not one of {', '.join(PAUSE_POINTS)}")
+        self.narrator, self.workdir, self.point = narrator, workdir, point
+
+    def reached(self, point: str) -> None:
+        """After step `point`: if it is the pause point, say so, and wait for a signal."""
+        if point != self.point:
+            return
+        self.narrator.say(f"paused after '{point}' ({PAUSE_ENV}): waiting for Ctrl-C or SIGTERM")
+        (self.workdir / f"paused-at-{point}").touch()
+        deadline = time.monotonic() + PAUSE_MAX_S
+        while time.monotonic() < deadline:
+            time.sleep(0.1)  # a signal interrupts the sleep (KeyboardInterrupt)
+        raise DemoError(f"paused at '{point}' for {PAUSE_MAX_S} s and no signal came")
 
 
 @contextlib.contextmanager
@@ -158,43 +172,47 @@ def stop_on_signals() -> Iterator[None]:
 
 def run_demo(workdir: Path, out: TextIO) -> None:
     from redis_scaffold.sandbox import emulator
-    from redis_scaffold.sandbox.topology import LocalTopology, find_free_host_base, read_answers
+    from redis_scaffold.sandbox.topology import LocalTopology
 
     narrator = Narrator(out)
+    pause = PausePoint(narrator, workdir, os.environ.get(PAUSE_ENV))
     with contextlib.ExitStack() as stack:
         narrator.step("Starting the AWS emulator (moto server)")
         endpoint = stack.enter_context(emulator.moto_server())
         aws = emulator.aws_env(endpoint)
         narrator.say(f"listening on {endpoint}; boto3 and the hooks are pointed at it, not at AWS")
+        pause.reached("emulator")
 
         narrator.step(f"Generating the {SERVICE} repository with copier (default answers)")
         project = generate(workdir / SERVICE)
         narrator.say(f"{project}")
-        answers = read_answers(project)
+        pause.reached("generated")
 
         narrator.step("redis-scaffold secret ensure (against the emulator)")
         env = hook_env(aws)
         run_hook(narrator, ["secret", "ensure", str(project)], env)
+        pause.reached("secret")
 
         narrator.step("Starting 3 redis + 3 sentinels from the generated config")
         password = emulated_password(project, endpoint, aws)
         narrator.say("password read back from the emulated secret (not shown)")
-        count = int(answers["redis_replicas"])
-        base = find_free_host_base(count, [int(answers["redis_port"]), int(answers["sentinel_port"])])
-        topo = LocalTopology(project, workdir / "topology", host_base=base, password=password)
+        topo = LocalTopology(project, workdir / "topology", password=password)  # a free loopback block
         stack.callback(lambda: narrator.say(f"stopped redis and sentinel on {', '.join(n.host for n in topo.nodes)}"))
-        stack.callback(topo.stop)
+        stack.callback(topo.close)
         topo.start()
         topo.wait_until_ready(60)
         master = topo.master_address()
         narrator.say(f"pods on {', '.join(n.host for n in topo.nodes)}; master {master[0]}:{master[1]}")
+        pause.reached("topology")
 
         narrator.step("redis-scaffold sentinel check --strict --password-from secret")
         sentinels = [a for host, port in topo.sentinels for a in ("--sentinel", f"{host}:{port}")]
         run_hook(narrator, ["sentinel", "check", str(project), *sentinels, "--strict", "--password-from", "secret"], env)
+        pause.reached("checked")
 
         narrator.step("The generated client snippet (client/python/redis_client.py)")
-        use_client(narrator, project, topo, password)
+        use_client(narrator, topo)
+        pause.reached("client")
 
         narrator.step("Stopping everything the demo started")
 

@@ -2,11 +2,10 @@
 
 Shared by the fault tests (tests/test_failover.py) and the failover benchmark.
 
-    client = load_client(repo)                      # the generated client/python/redis_client.py
-    settings = client.settings_from_env(client_env(topology))
-    with WriteLoad(client.writer(settings), "kill") as load:
+    app = topology.app()                            # the generated client/python/redis_client.py
+    with WriteLoad(app.writer(), "kill") as load:
         ... break something, wait for recovery ...
-    missing = load.missing(client.writer(settings))  # acknowledged writes not on the master
+    missing = load.missing(master_client)          # acknowledged writes not on that node
 
 Each write is one round trip on the generated writer() (Sentinel master_for, with the
 Retry it configures): a pipeline of `SET <prefix>:<seq> <seq>` and `WAIT <replicas> <ms>`.
@@ -27,44 +26,13 @@ READONLY) are counted per kind, with no value or password in them.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 
 import redis
-
-CLIENT_PATH = Path("client/python/redis_client.py")
-_loaded = itertools.count()
-
-
-def load_client(repo: Path) -> ModuleType:
-    """Import the generated client snippet of `repo` as a fresh module."""
-    path = Path(repo) / CLIENT_PATH
-    spec = importlib.util.spec_from_file_location(f"generated_redis_client_{next(_loaded)}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def client_env(topology) -> dict[str, str]:
-    """The env the redis-env component gives the app, for a LocalTopology on loopback.
-
-    REDIS_HOST lists every node (the snippet's outside-Kubernetes form): writer() asks each
-    node's sentinel; reader() reads from the first host."""
-    return {
-        "REDIS_HOST": ",".join(n.host for n in topology.nodes),
-        "REDIS_READ_PORT": str(topology.redis_port),
-        "REDIS_SENTINEL_PORT": str(topology.sentinel_port),
-        "REDIS_MASTER_SET": topology.master_set,
-        "REDIS_PASSWORD": topology.password,
-    }
 
 
 @dataclass
@@ -99,16 +67,16 @@ class WriteLoad:
         return f"{self.prefix}:{seq:09d}"
 
     # ------------------------------------------------------------------ running
-    def start(self) -> "WriteLoad":
+    def start(self) -> WriteLoad:
         self._thread.start()
         return self
 
-    def stop(self) -> "WriteLoad":
+    def stop(self) -> WriteLoad:
         self._stop.set()
         self._thread.join(timeout=self.max_seconds + 60)
         return self
 
-    def __enter__(self) -> "WriteLoad":
+    def __enter__(self) -> WriteLoad:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

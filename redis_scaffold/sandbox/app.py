@@ -1,0 +1,73 @@
+"""The app side of the sandbox: the GENERATED client snippet, with the env an app gets.
+
+In a cluster, the generated redis-env component (manifest/components/redis-env) gives
+the app REDIS_HOST, REDIS_READ_PORT, REDIS_SENTINEL_PORT, REDIS_MASTER_SET, and
+REDIS_PASSWORD from a secretKeyRef. On loopback the same values are read from the
+rendered component (redis_scaffold.project.app_env); only what loopback changes is
+replaced: REDIS_HOST lists every node (the snippet's outside-Kubernetes form: writer()
+asks each node's sentinel, reader() reads from the first host), and the password is
+the sandbox's own.
+
+    app = GeneratedApp(repo, env)       # or LocalTopology.app()
+    app.writer().set("k", "v"); app.reader().get("k")
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+
+from redis_scaffold.project import app_env
+
+CLIENT_PATH = Path("client/python/redis_client.py")
+_loaded = itertools.count()
+
+
+def load_client(repo: Path) -> ModuleType:
+    """Import the generated client snippet of `repo` as a fresh module."""
+    path = Path(repo) / CLIENT_PATH
+    spec = importlib.util.spec_from_file_location(f"generated_redis_client_{next(_loaded)}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def loopback_env(repo: Path, hosts: list[str], redis_port: int, sentinel_port: int,
+                 password: str) -> dict[str, str]:
+    """The rendered redis-env values, with the loopback hosts, ports and password."""
+    return app_env(repo) | {
+        "REDIS_HOST": ",".join(hosts),
+        "REDIS_READ_PORT": str(redis_port),
+        "REDIS_SENTINEL_PORT": str(sentinel_port),
+        "REDIS_PASSWORD": password,
+    }
+
+
+class GeneratedApp:
+    """The generated client snippet of `repo`, configured from `env` as an app would be."""
+
+    def __init__(self, repo: Path, env: Mapping[str, str], module: ModuleType | None = None) -> None:
+        self.repo = Path(repo)
+        self.env = dict(env)
+        self.module = module or load_client(self.repo)
+
+    def with_env(self, **overrides: str) -> GeneratedApp:
+        """The same snippet with some env values replaced (e.g. REDIS_HOST)."""
+        return GeneratedApp(self.repo, self.env | overrides, self.module)
+
+    @property
+    def settings(self):
+        return self.module.settings_from_env(self.env)
+
+    def writer(self):
+        """The snippet's writer(): the master, found through Sentinel."""
+        return self.module.writer(self.settings)
+
+    def reader(self):
+        """The snippet's reader(): the read port of the first host."""
+        return self.module.reader(self.settings)

@@ -1,0 +1,114 @@
+"""Supervise the sandbox's redis and sentinel processes: start, signal, restart, stop.
+
+Each process is the generated start script (`sh start-redis.sh`, which `exec`s the
+server), in its own session (Ctrl-C reaches the Python process, which stops them in
+order), with the Linux parent-death signal set so a Python process that dies without
+cleaning up takes its servers with it. Everything still running is stopped when the
+supervisor is stopped or garbage-collected.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import weakref
+
+from redis_scaffold.sandbox.nodes import TopologyError
+from redis_scaffold.sandbox.staging import Launch
+
+STOP_GRACE_S = 5.0  # after SIGTERM; then SIGKILL
+ENDING_SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
+
+Key = tuple[int, str]  # (node index, role)
+
+
+class ProcessError(TopologyError):
+    """A process is not running when it should be."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the server gets SIGTERM if the Python process dies without cleaning up
+    (kept across the start script's `exec`)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def stop_all(procs: dict[Key, subprocess.Popen], grace_s: float = STOP_GRACE_S) -> None:
+    """Stop every process in procs (also the finalizer): CONT + TERM, then KILL."""
+    live = [p for p in procs.values() if p.poll() is None]
+    for p in live:
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            try:
+                p.send_signal(sig)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace_s
+    for p in live:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    procs.clear()
+
+
+class Supervisor:
+    """The processes of one topology, by (node index, role)."""
+
+    def __init__(self) -> None:
+        self._procs: dict[Key, subprocess.Popen] = {}
+        self._finalizer = weakref.finalize(self, stop_all, self._procs)
+
+    def spawn(self, key: Key, launch: Launch) -> subprocess.Popen:
+        """Run the start script of `launch` as `key`, its output appended to its log."""
+        with open(launch.log, "ab") as out:
+            proc = subprocess.Popen(
+                ["sh", str(launch.script)],
+                env=launch.env,
+                cwd=launch.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        self._procs[key] = proc
+        return proc
+
+    def get(self, key: Key) -> subprocess.Popen | None:
+        return self._procs.get(key)
+
+    def running(self, key: Key) -> bool:
+        proc = self._procs.get(key)
+        return proc is not None and proc.poll() is None
+
+    def signal(self, key: Key, sig: int) -> None:
+        """Send `sig`; wait for the process if the signal ends it (KILL after 30 s)."""
+        proc = self._procs.get(key)
+        if proc is None or proc.poll() is not None:
+            raise ProcessError(f"{key[1]} of node {key[0]} is not running")
+        proc.send_signal(sig)
+        if sig in ENDING_SIGNALS:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def terminate(self, key: Key) -> None:
+        """Stop `key` if it runs (resumed first, should it be stopped with SIGSTOP)."""
+        if self.running(key):
+            self._procs[key].send_signal(signal.SIGCONT)
+            self.signal(key, signal.SIGTERM)
+
+    def exited(self) -> list[tuple[Key, int]]:
+        """(key, exit code) of every process that has ended."""
+        return [(k, p.returncode) for k, p in self._procs.items() if p.poll() is not None]
+
+    def stop(self) -> None:
+        stop_all(self._procs)
