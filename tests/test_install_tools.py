@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.generation import TEMPLATE_TAG
+
 TF, KC, AVP = "9.9.1", "9.9.2", "9.9.3"  # versions no machine has, so nothing is "present"
 OS = platform.system().lower()
 ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]
@@ -106,7 +108,7 @@ def script(tmp_path_factory: pytest.TempPathFactory, template_src: Path) -> Path
 
     dst = tmp_path_factory.mktemp("generated") / "svc"
     copier.run_copy(str(template_src), dst, defaults=True, unsafe=True, quiet=True,
-                    skip_tasks=True, vcs_ref="v0.1.0")
+                    skip_tasks=True, vcs_ref=TEMPLATE_TAG)
     return dst / "scripts" / "install-tools.sh"
 
 
