@@ -79,6 +79,12 @@ def backstage_installed() -> None:
                if not p.exists()]
     if missing:
         pytest.fail(f"{missing} missing: run scripts/bootstrap.sh (make test does)")
+    # What a Backstage host has: cookiecutter and what it depends on, nothing of ours.
+    listed = subprocess.run([str(STOCK_COOKIECUTTER / "python"), "-m", "pip", "list",
+                             "--format=freeze"], capture_output=True, text=True, check=True)
+    installed = {line.split("==")[0].lower() for line in listed.stdout.split()}
+    assert "cookiecutter" in installed
+    assert not installed & {"copier", "redis-scaffold", "jinja2-ansible-filters", "plumbum"}
 
 
 def backstage(tmp: Path, *args: str) -> subprocess.CompletedProcess:
