@@ -17,8 +17,13 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
+from packaging.version import Version
 
 from tests.fixtures.generation import TEMPLATE_TAG, git, snapshot_template
+
+# The release after the snapshot's: what `copier update` moves to.
+NEXT = Version(TEMPLATE_TAG.lstrip("v"))
+NEXT_TAG = f"v{NEXT.major}.{NEXT.minor}.{NEXT.micro + 1}"
 
 AWS_VARS = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
@@ -83,12 +88,12 @@ def test_secret_is_created_at_copy_and_left_alone_by_update(tmp_path, clean_env,
     (template / "template" / "NOTICE.md").write_text("Generated from the Redis Sentinel template.\n")
     git(template, "add", "-A")
     git(template, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "notice")
-    git(template, "tag", "v0.1.1")
+    git(template, "tag", NEXT_TAG)
     git(dst, "init", "-q")
     git(dst, "add", "-A")
     git(dst, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "generated")
     update = subprocess.run(
-        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--vcs-ref", "v0.1.1"],
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--vcs-ref", NEXT_TAG],
         cwd=dst, env=env, capture_output=True, text=True, timeout=240,
     )
     assert update.returncode == 0, update.stderr[-2000:]

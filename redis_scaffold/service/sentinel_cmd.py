@@ -97,7 +97,12 @@ def run(
     """
     try:
         target = target_for(project, sentinels)
-    except (OSError, ValueError, KeyError) as exc:
+    except KeyError as exc:
+        raise UsageError(
+            f"{project} does not say {exc}: is it a repository generated from this template "
+            "(regenerate it or run `redis-scaffold update`)?"
+        ) from None
+    except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     tried = ", ".join(map(sentinel.fmt, target.sentinels))
     try:
