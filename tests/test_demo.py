@@ -31,8 +31,15 @@ def demo(workdir: Path, pause_at: str | None = None, **popen) -> subprocess.Pope
         env[PAUSE_ENV] = pause_at
     return subprocess.Popen(
         [sys.executable, "-m", "redis_scaffold", "demo", "--workdir", str(workdir)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen,
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal, **popen,
     )
+
+
+def ctrl_c_as_in_a_terminal() -> None:  # runs in the child, before exec
+    """Ctrl-C stops the demo as it does in a terminal, even when this test runs in a
+    background job (whose shell made its children ignore SIGINT, and Python keeps that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def processes_in(workdir: Path) -> list[str]:

@@ -152,10 +152,6 @@ class LocalTopology:
     def sentinels(self) -> list[tuple[str, int]]:
         return [n.sentinel_address for n in self.nodes]
 
-    @property
-    def redis_addresses(self) -> list[tuple[str, int]]:
-        return [n.redis_address for n in self.nodes]
-
     def _node(self, node: Node | int) -> Node:
         return self.nodes[node] if isinstance(node, int) else node
 
@@ -195,9 +191,6 @@ class LocalTopology:
     def status(self) -> dict:
         return self.state.status()
 
-    def is_ready(self) -> bool:
-        return self.state.is_ready()
-
     def wait_until(self, predicate, timeout: float, what: str, interval: float = 0.1):
         """Poll predicate() until truthy (returned) or `timeout` s pass (TopologyError)."""
         return wait_until(predicate, timeout, what, self.status, interval)
@@ -206,7 +199,7 @@ class LocalTopology:
         """Block (at most `timeout` s) until is_ready(); raise TopologyError otherwise."""
         for (index, role), code in self.supervisor.exited():
             raise TopologyError(f"{role} of node {index} exited ({code}); see its log")
-        self.wait_until(self.is_ready, timeout, "one master, synced replicas, agreeing sentinels")
+        self.wait_until(self.state.is_ready, timeout, "one master, synced replicas, agreeing sentinels")
         return self
 
     # ------------------------------------------------------------------ the app
