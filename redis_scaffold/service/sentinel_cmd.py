@@ -1,6 +1,6 @@
 """`redis-scaffold sentinel check PROJECT_DIR`: the command-line side of hooks/sentinel.py.
 
-Reads what the generated repository rendered (sentinel addresses, master set, pod count)
+Reads the generated repository's answers (sentinel addresses, master set, pod count)
 and the password (REDIS_PASSWORD, or the AWS secret named in terraform.tfvars.json),
 runs the check and prints its report. The password is never printed.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from redis_scaffold.errors import UsageError
-from redis_scaffold.project import app_env, deployment
+from redis_scaffold.project import app_env, read_answers
 from redis_scaffold.service import sentinel
 
 PASSWORD_UNAVAILABLE = 29
@@ -53,7 +53,7 @@ def target_for(project: Path, sentinels: list[str] | None = None) -> Target:
     return Target(
         sentinels=addresses,
         master_set=env["REDIS_MASTER_SET"],
-        pods=deployment(project).pods,
+        pods=int(read_answers(project)["redis_replicas"]),
     )
 
 
