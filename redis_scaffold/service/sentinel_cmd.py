@@ -1,11 +1,11 @@
-"""`redis-scaffold sentinel check PROJECT_DIR`: the command-line side of hooks/sentinel.py.
+"""`redis-scaffold sentinel check PROJECT_DIR`: the command-line side of service/sentinel.py.
 
-Reads the generated repository's answers (sentinel addresses, master set, pod count)
+Reads what the generated repository rendered (sentinel addresses, master set, pod count)
 and the password (REDIS_PASSWORD, or the AWS secret named in terraform.tfvars.json),
 runs the check and prints its report. The password is never printed.
 
 Exit codes: 0 healthy (or unreachable without --strict: a warning), 2 usage,
-20-28 one per SentinelCheckError kind (see redis_scaffold/service/sentinel.py), 29 no
+20-28 one per SentinelCheckError kind (see service/sentinel.py), 29 no
 password. Failures are raised as `ScaffoldError`s; the command line (redis_scaffold.cli)
 writes them on stderr. The report goes to stdout, warnings to stderr.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from redis_scaffold.errors import UsageError
-from redis_scaffold.project import app_env, read_answers
+from redis_scaffold.project import app_env, deployment
 from redis_scaffold.service import sentinel
 
 PASSWORD_UNAVAILABLE = 29
@@ -53,7 +53,7 @@ def target_for(project: Path, sentinels: list[str] | None = None) -> Target:
     return Target(
         sentinels=addresses,
         master_set=env["REDIS_MASTER_SET"],
-        pods=int(read_answers(project)["redis_replicas"]),
+        pods=deployment(project).pods,
     )
 
 
