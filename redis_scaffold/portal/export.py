@@ -313,11 +313,7 @@ def write(out: Path, files: dict) -> None:
 def export(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     out = Path(args.out) if args.out else root / OUT
-    try:
-        files = render(root, args.template_url, args.tag)
-    except ExportError as error:
-        print(f"backstage export: {error}", file=sys.stderr)
-        return 2
+    files = render(root, args.template_url, args.tag)  # an ExportError exits 2 (cli.py)
     if args.check:
         found = differences(files, on_disk(out) if out.exists() else {})
         for line in found:

@@ -36,8 +36,10 @@ import jinja2
 from jinja2 import meta as jinja_meta
 from jinja2 import nodes
 
+from redis_scaffold.errors import UsageError
 
-class ExportError(Exception):
+
+class ExportError(UsageError):
     """The copier template uses something the cookiecutter rendition cannot reproduce."""
 
 
