@@ -171,14 +171,29 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
     return steps
 
 
-WHEN_ANSWER = re.compile(r"^\{\{\s*(\w+)\s*\}\}$")
+WHEN_ANSWER = re.compile(r"^\{\{\s*(\w+)\s*(?:==\s*'([^']*)'\s*)?\}\}$")
+
+
+def _guard(name: str, when: str, qs: dict) -> tuple[str, object]:
+    """(controlling question, value that shows the field) of a copier `when`:
+    `{{ flag }}` on a yes/no answer, or `{{ choice == 'value' }}` on a choice."""
+    match = WHEN_ANSWER.match(when.strip())
+    control = qs.get(match.group(1), {}) if match else {}
+    if match and match.group(2) is None and control.get("type") == "bool":
+        return match.group(1), True
+    if match and match.group(2) is not None and match.group(2) in (control.get("choices") or []):
+        return match.group(1), match.group(2)
+    raise ExportError(f"{name}: the form can show a question only when a yes/no answer is "
+                      f"ticked or a choice is made (when: \"{{{{ flag }}}}\" or "
+                      f"\"{{{{ choice == 'value' }}}}\"), not {when!r}")
 
 
 def form_page(qs: dict, fixed: dict, rules: dict) -> dict:
-    """The form's first page. A question copier asks `when: "{{ flag }}"` (a yes/no
-    answer) is shown only once the flag is ticked: a JSON Schema dependency, as rjsf
-    renders conditional fields."""
-    properties, required, guarded = {}, [], {}
+    """The form's first page. A question copier asks only `when` another answer says so
+    is shown only then: a JSON Schema dependency (oneOf over the controlling answer's
+    values), the way rjsf renders conditional fields."""
+    properties, required = {}, []
+    guarded: dict[str, dict] = {}  # controlling question -> value -> (properties, required)
     for name, q in qs.items():
         field = question_schema(name, q, rules)
         if name in fixed:
@@ -187,27 +202,26 @@ def form_page(qs: dict, fixed: dict, rules: dict) -> dict:
         if name == "owner":
             field["ui:field"] = "OwnerPicker"
             field["ui:options"] = {"catalogFilter": {"kind": ["Group", "User"]}}
-        when = q.get("when")
-        if isinstance(when, str):
-            flag = WHEN_ANSWER.match(when.strip())
-            if not flag or qs.get(flag.group(1), {}).get("type") != "bool":
-                raise ExportError(f"{name}: the form can show a question only when a yes/no "
-                                  f"answer is ticked (when: \"{{{{ flag }}}}\"), not {when!r}")
-            group = guarded.setdefault(flag.group(1), {"properties": {}, "required": []})
-            group["properties"][name] = field
-            if "default" in field:
-                group["required"].append(name)
-            continue
-        properties[name] = field
+        props, needed = properties, required
+        if isinstance(q.get("when"), str):
+            control, value = _guard(name, q["when"], qs)
+            props, needed = guarded.setdefault(control, {}).setdefault(value, ({}, []))
+        props[name] = field
         if "default" in field:
-            required.append(name)
+            needed.append(name)
     page = {"title": "Redis Sentinel", "required": required, "properties": properties}
     if guarded:
-        page["dependencies"] = {flag: {"oneOf": [
-            {"properties": {flag: {"const": False}}},
-            {"properties": {flag: {"const": True}, **group["properties"]},
-             "required": group["required"]},
-        ]} for flag, group in guarded.items()}
+        page["dependencies"] = {}
+        for control, by_value in guarded.items():
+            values = [False, True] if qs[control]["type"] == "bool" else list(qs[control]["choices"])
+            branches = []
+            for value in values:
+                props, needed = by_value.get(value, ({}, []))
+                branch = {"properties": {control: {"const": value}, **props}}
+                if needed:
+                    branch["required"] = needed
+                branches.append(branch)
+            page["dependencies"][control] = {"oneOf": branches}
     return page
 
 
