@@ -45,8 +45,13 @@ def test_master_dies_replica_takes_over_and_old_master_rejoins(topology_repo, to
         assert probe(topo, node, "health-redis.sh", "readiness") == 0
         assert probe(topo, node, "health-sentinel.sh", "readiness") == 0
 
-    # Writes reach both replicas (WAIT: acknowledged by 2 replicas).
+    # The sandbox's own line (EXTRA_CONF, not the generated files): a stopping master waits
+    # at most 1 s for its replicas, so a teardown never reaches the KILL after 5 s.
     old_master = topo.node_at(master_host)
+    with topo.client(old_master) as r:
+        assert r.config_get("shutdown-timeout") == {"shutdown-timeout": "1"}
+
+    # Writes reach both replicas (WAIT: acknowledged by 2 replicas).
     with topo.client(old_master) as r:
         for i in range(100):
             r.set(f"order:{i}", i)

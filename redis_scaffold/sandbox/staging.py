@@ -17,7 +17,9 @@ production 10 s for replicas to catch up), sentinels get the optional fast timin
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +98,9 @@ class ConfigStage:
             if f.is_file():
                 shutil.copyfile(f, self.config_dir / f.name)
                 (self.config_dir / f.name).chmod(0o555)  # the ConfigMap's defaultMode
-        self.extra_conf("redis").write_text(f"shutdown-timeout {SHUTDOWN_TIMEOUT_S}\n")
+        # shutdown-timeout is Redis 7's; an older local redis-server has no such wait
+        redis_lines = f"shutdown-timeout {SHUTDOWN_TIMEOUT_S}\n" if self._redis_major() >= 7 else ""
+        self.extra_conf("redis").write_text(redis_lines)
         lines = []
         if self.timing.down_after_ms is not None:
             lines.append(f"sentinel down-after-milliseconds {self.master_set} {self.timing.down_after_ms}")
@@ -107,6 +111,19 @@ class ConfigStage:
             node.data_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.chmod(0o700)
+
+    def _redis_major(self) -> int:
+        """The major version of the redis-server the start script will run (0: unknown)."""
+        path = os.pathsep.join(filter(None, [self.bin_dir and str(self.bin_dir), os.environ.get("PATH")]))
+        server = shutil.which("redis-server", path=path)
+        if not server:
+            return 0
+        try:
+            out = subprocess.run([server, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            return 0
+        match = re.search(r"\bv=(\d+)\.", out)
+        return int(match.group(1)) if match else 0
 
     def launch(self, node: Node, nodes: list[Node], role: str) -> Launch:
         """The start script of `role` (start-redis.sh or start-sentinel.sh) for `node`."""
