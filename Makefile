@@ -4,7 +4,7 @@
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
-test: bootstrap routes ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
+test: bootstrap routes scan ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
 	bash scripts/offline.sh .venv/bin/python -m pytest
 
 bench: bootstrap ## Run the benchmarks and print their figures
@@ -15,3 +15,7 @@ bootstrap:
 
 routes: ## The install routes' environments (copier alone, no extras, sandbox) for the offline tests
 	bash scripts/route-venvs.sh >/dev/null
+
+.PHONY: scan
+scan: ## The security scanners' environment (checkov, zizmor) for the offline scan tests
+	bash scripts/scan-venv.sh >/dev/null
