@@ -133,7 +133,7 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
 
     # Non-root, read-only, no capabilities, RuntimeDefault seccomp, no API token.
     psc = pod["securityContext"]
-    assert (psc["runAsNonRoot"], psc["runAsUser"], psc["runAsGroup"], psc["fsGroup"]) == (True, 999, 999, 999)
+    assert (psc["runAsNonRoot"], psc["runAsUser"], psc["runAsGroup"], psc["fsGroup"]) == (True, 10001, 10001, 10001)
     assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
