@@ -24,6 +24,7 @@ SLOW_FIXTURES = {
     "from_0_1_0": "the real 0.1.0 release and copier update from it",
     "routes": "the install routes' virtual environments, copier and the CLI as installed",
     "backstage_installed": "node and a stock cookiecutter: the portal's button",
+    "scan_venv": "the security scanners (checkov, zizmor) over every rendered variant",
 }
 
 
