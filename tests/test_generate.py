@@ -44,8 +44,9 @@ def test_defaults_reproduce_the_runbook_example(generate):
     # The short interview: only what was asked is recorded; the tuning follows the
     # template's defaults, and computed values are derived again on every render.
     assert set(answers) - {"_commit", "_src_path"} == {
-        "service_name", "owner", "redis_namespace", "app_namespace", "aws_region", "size",
-        "customise", "create_secret", "check_sentinel"}
+        "service_name", "owner", "redis_namespace", "app_namespace", "secret_delivery",
+        "aws_region", "size", "customise", "create_secret", "check_sentinel"}
+    assert answers["secret_delivery"] == "argocd-vault-plugin"
     assert answers["service_name"] == "shopping-cart" and answers["size"] == "small"
     assert answers["customise"] is False
     statefulset = (repo / "manifest/redis/base/statefulset.yaml").read_text()
@@ -212,6 +213,75 @@ def test_no_plaintext_secret_anywhere(generate, answers):
     assert "secret_string_wo" in terraform
     assert not re.search(r"^\s*secret_string\s*=", terraform, re.M)
     assert "ephemeral.aws_secretsmanager_random_password" in terraform
+
+
+OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
+                 "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
+ESO_OWN_STORE = {"secret_delivery": "external-secrets", "oidc_provider_arn": OIDC_PROVIDER}
+ESO_CLUSTER_STORE = {"secret_delivery": "external-secrets", "secret_store": "aws-secrets-manager"}
+AVP_ONLY = {"manifest/components/redis-secret/secret.yaml"}
+ESO_ONLY = {"manifest/components/redis-secret/external-secret.yaml"}
+OWN_STORE_ONLY = {"manifest/components/redis-secret/secret-store.yaml",
+                  "terraform/secret-reader.tf", "terraform/secret-reader.auto.tfvars.json"}
+
+
+@pytest.mark.parametrize("answers", [ESO_OWN_STORE, ESO_CLUSTER_STORE], ids=["own-store", "cluster-store"])
+def test_external_secrets_leave_no_trace_of_argocd_vault_plugin(generate, answers):
+    repo = generate(answers)
+    files = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()}
+    own_store = not answers.get("secret_store")
+    assert ESO_ONLY <= files and not AVP_ONLY & files
+    assert (OWN_STORE_ONLY <= files) if own_store else not (OWN_STORE_ONLY & files)
+    recorded = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    assert {k: recorded[k] for k in answers} == answers  # the choice is recorded for updates
+
+    # No placeholder and no argocd-vault-plugin step anywhere: manifests, Makefile,
+    # README, docs, workflows, install-tools, Terraform.
+    for rel in files - {".copier-answers.yml"}:
+        text = (repo / rel).read_text()
+        assert "<path:" not in text and "vault" not in text.lower() and "AVP" not in text, rel
+    makefile = (repo / "Makefile").read_text()
+    assert re.search(r"^deploy:.*\n\tkubectl apply -k manifest/redis/base$", makefile, re.M)
+    assert re.search(r"^render:.*\n.*\n\t\$\(KUSTOMIZE\) manifest/redis/base > rendered/redis.yaml$",
+                     makefile, re.M)
+    assert 'install-tools.sh "$(TOOLS_DIR)" "$(TERRAFORM_VERSION)" "$(KUBECTL_VERSION)"\n' in makefile
+    readme = (repo / "README.md").read_text()
+    assert "refreshInterval: 1h" in readme and "Rotation" in readme
+    assert ("EKS Pod Identity" in readme) == own_store
+    assert "{{" not in readme and "{%" not in readme
+
+
+def test_argocd_vault_plugin_repositories_have_no_external_secrets(generate):
+    repo = generate({"secret_delivery": "argocd-vault-plugin"})
+    files = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()}
+    assert AVP_ONLY <= files and not (ESO_ONLY | OWN_STORE_ONLY) & files
+    for rel in files:
+        assert "external-secrets.io" not in (repo / rel).read_text(), rel
+
+
+# Asked only with secret_delivery: external-secrets; each refusal names the fields.
+BAD_DELIVERY = [
+    ({"secret_delivery": "sops"}, "secret_delivery", "Invalid choice"),
+    (ESO_CLUSTER_STORE | {"secret_store": "Platform_Store"}, "secret_store", "DNS-1123 subdomain"),
+    ({"secret_delivery": "external-secrets"}, "oidc_provider_arn", "when secret_store is empty"),
+    (ESO_OWN_STORE | {"oidc_provider_arn": "arn:aws:iam::12345:oidc-provider/x"}, "oidc_provider_arn",
+     "IAM OIDC provider"),
+    (ESO_OWN_STORE | {"oidc_provider_arn": "arn:aws:iam::123456789012:role/x"}, "oidc_provider_arn",
+     "IAM OIDC provider"),
+    (ESO_CLUSTER_STORE | {"oidc_provider_arn": OIDC_PROVIDER}, "oidc_provider_arn",
+     "must be empty when secret_store names a ClusterSecretStore"),
+]
+
+
+@pytest.mark.parametrize("answers,field,rule", BAD_DELIVERY, ids=[f for _, f, _ in BAD_DELIVERY])
+def test_bad_secret_delivery_answers_are_refused_naming_the_fields(generate, tmp_path, answers, field, rule):
+    with pytest.raises(ValueError) as excinfo:
+        generate(answers, name="rejected")
+    message = str(excinfo.value)
+    assert f"'{field}'" in message and rule in message
+    if "secret_store" in rule:
+        assert "secret_store" in message
+    assert not (tmp_path / "rejected").exists() or not any((tmp_path / "rejected").iterdir())
 
 
 def test_every_question_is_documented():

@@ -1,24 +1,34 @@
 """The generated Kubernetes manifests: every kustomization renders with the real
 `kubectl kustomize`, every object passes the Kubernetes 1.31 schemas in strict mode
 (an unknown field fails), and the rendered objects have the Sentinel properties.
+External Secrets Operator's objects (`external-secrets.io/v1`) pass the OpenAPI schemas
+of ESO's own CRDs (tests/data/external-secrets/, vendored), made strict the same way.
 
 Story per answer set: a team generates its repository, renders every kustomization in
 it (the Redis base and the sample app wired through both components, plus the same app
-whose container had no env yet), and gets a deployable, production-shaped Sentinel.
+whose container had no env yet), and gets a deployable, production-shaped Sentinel,
+with its password delivered by argocd-vault-plugin or by External Secrets Operator.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import subprocess
+from functools import cache
 from pathlib import Path
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 
 K8S_VERSION = "1.31.0"
 PLACEHOLDER = r"^<path:[^#<>]+#[^#<>]+>$"
+ESO_SCHEMAS = Path(__file__).parent / "data" / "external-secrets"
+OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
+                 "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
 
 CASES = {
     "defaults": {},
@@ -40,6 +50,24 @@ CASES = {
         "cluster_domain": "k8s.example.internal",
         "secret_key": "redis-password",
     },
+    # External Secrets Operator with a SecretStore of its own in each namespace (IRSA).
+    "external-secrets-own-store": {
+        "secret_delivery": "external-secrets",
+        "oidc_provider_arn": OIDC_PROVIDER,
+        "aws_region": "eu-west-1",
+        "redis_namespace": "cache",
+        "app_namespace": "storefront",
+        "secret_name": "teams/cart/redis",
+    },
+    # External Secrets Operator through the platform's ClusterSecretStore.
+    "external-secrets-cluster-store": {
+        "secret_delivery": "external-secrets",
+        "secret_store": "aws-secrets-manager",
+        "service_name": "orders",
+        "app_deployment": "orders-api",
+        "secret_key": "redis-password",
+        "redis_replicas": 5,
+    },
 }
 
 
@@ -49,9 +77,11 @@ def expected(answers: dict) -> dict:
         "service_name": "shopping-cart", "redis_namespace": "redis", "redis_replicas": 3,
         "redis_port": 6379, "sentinel_port": 26379, "storage_class": "", "storage_size": "8Gi",
         "redis_cpu_limit": "", "redis_memory_limit": "512Mi", "cluster_domain": "cluster.local",
-        "secret_key": "db-password",
+        "secret_key": "db-password", "secret_delivery": "argocd-vault-plugin",
+        "secret_store": "", "aws_region": "us-east-1",
     } | answers
     svc = a["service_name"]
+    a.setdefault("secret_name", f"{svc}-redis")
     a.setdefault("app_namespace", svc)
     a.setdefault("app_deployment", svc)
     a.setdefault("app_container", a["app_deployment"])
@@ -79,12 +109,73 @@ def kustomize(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
+# What a kubectl-applied custom object may carry in metadata, and nothing else.
+OBJECT_META = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                 "maxLength": 253},
+        "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+
+
+def strict(schema: dict) -> dict:
+    """The CRD schema, closed: every object that lists its properties refuses others.
+
+    Kubernetes prunes unknown fields of a structural CRD schema unless the schema says
+    x-kubernetes-preserve-unknown-fields; a pruned field is a silent mistake, so here it
+    fails. (ESO's v1 schemas use no x-kubernetes-preserve-unknown-fields; maps keep
+    their own additionalProperties.)"""
+    schema = copy.deepcopy(schema)
+
+    def close(node):
+        if isinstance(node, dict):
+            if (node.get("type") == "object" and "properties" in node
+                    and "additionalProperties" not in node
+                    and not node.get("x-kubernetes-preserve-unknown-fields")):
+                node["additionalProperties"] = False
+            for value in node.values():
+                close(value)
+        elif isinstance(node, list):
+            for value in node:
+                close(value)
+
+    close(schema)
+    schema["properties"]["metadata"] = OBJECT_META
+    schema["properties"].pop("status")  # written by the operator, never by us
+    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
+    schema["properties"]["apiVersion"] = {"const": "external-secrets.io/v1"}
+    return schema
+
+
+@cache
+def eso_validator(kind: str) -> jsonschema.Validator:
+    """The strict validator of one ESO kind, from the vendored v1 CRD schema."""
+    raw = json.loads((ESO_SCHEMAS / f"{kind.lower()}-v1.json").read_text())
+    schema = strict(raw)
+    schema["properties"]["kind"] = {"const": kind}
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
 def validate_strictly(objects: list[dict], where: str) -> None:
     for obj in objects:
-        try:
-            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{where}: {obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
+        name = f"{where}: {obj['kind']}/{obj['metadata']['name']}"
+        if obj["apiVersion"].startswith("external-secrets.io/"):
+            assert obj["apiVersion"] == "external-secrets.io/v1", name
+            errors = sorted(eso_validator(obj["kind"]).iter_errors(obj), key=lambda e: list(e.path))
+            if errors:
+                pytest.fail(f"{name}: " + "; ".join(f"{e.message} at {list(e.path)}" for e in errors))
+        else:
+            try:
+                kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{name}: {exc.message} at {list(exc.path)}")
 
 
 def one(objects: list[dict], kind: str, name: str | None = None) -> dict:
@@ -111,10 +202,28 @@ def add_app_without_env(repo: Path) -> Path:
 
 
 # ------------------------------------------------------------------- checks
+def delivery_kinds(e: dict) -> list[str]:
+    """What brings the password Secret into a namespace, for each delivery."""
+    if e["secret_delivery"] == "argocd-vault-plugin":
+        return ["Secret"]
+    return ["ExternalSecret"] + ([] if e["secret_store"] else ["SecretStore", "ServiceAccount"])
+
+
+def password_secret(objs: list[dict], e: dict, namespace: str) -> tuple[str, set[str]]:
+    """(name, keys) of the Secret that the pods and the app read, as the render delivers it."""
+    if e["secret_delivery"] == "argocd-vault-plugin":
+        secret = one(objs, "Secret")
+        check_secret(secret, e, namespace)
+        return secret["metadata"]["name"], set(secret["stringData"])
+    external = one(objs, "ExternalSecret")
+    check_external_secret(objs, external, e, namespace)
+    return external["spec"]["target"]["name"], {d["secretKey"] for d in external["spec"]["data"]}
+
+
 def check_redis_base(objs: list[dict], e: dict) -> None:
     assert sorted(o["kind"] for o in objs) == sorted(
-        ["ServiceAccount", "ConfigMap", "Secret", "Service", "Service", "StatefulSet",
-         "PodDisruptionBudget", "NetworkPolicy"]
+        ["ServiceAccount", "ConfigMap", "Service", "Service", "StatefulSet",
+         "PodDisruptionBudget", "NetworkPolicy", *delivery_kinds(e)]
     )
     assert {o["metadata"]["namespace"] for o in objs} == {e["redis_namespace"]}
 
@@ -138,6 +247,7 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
     assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
     sa = one(objs, "ServiceAccount", pod["serviceAccountName"])
+    assert "annotations" not in sa["metadata"]  # the pods themselves get no AWS role
     assert sa["automountServiceAccountToken"] is False
     assert pod["terminationGracePeriodSeconds"] > 30  # pre-stop.sh waits at most 30 s
 
@@ -145,7 +255,7 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
     cm = one(objs, "ConfigMap")
     (config_volume,) = [v for v in pod["volumes"] if "configMap" in v]
     assert config_volume["configMap"]["name"] == cm["metadata"]["name"]
-    secret = one(objs, "Secret", e["name"])
+    secret_name, secret_keys = password_secret(objs, e, e["redis_namespace"])
 
     containers = {c["name"]: c for c in pod["containers"]}
     assert set(containers) == {"redis", "sentinel"}
@@ -165,8 +275,8 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
         assert env["PEER_HOSTS"]["value"].split() == e["peers"]
         assert env["ANNOUNCE_HOST"]["value"] == f"$(POD_NAME).{e['headless']}.{e['redis_namespace']}.svc.{e['cluster_domain']}"
         ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": secret["metadata"]["name"], "key": e["secret_key"]}
-        assert ref["key"] in secret["stringData"]
+        assert ref == {"name": secret_name, "key": e["secret_key"]}
+        assert ref["key"] in secret_keys
         assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
     assert containers["redis"]["ports"] == [{"name": "redis", "containerPort": e["redis_port"]}]
     assert containers["sentinel"]["ports"] == [{"name": "sentinel", "containerPort": e["sentinel_port"]}]
@@ -225,9 +335,41 @@ def check_secret(secret: dict, e: dict, namespace: str) -> None:
         assert re.fullmatch(PLACEHOLDER, value)
 
 
+def check_external_secret(objs: list[dict], external: dict, e: dict, namespace: str) -> None:
+    """The ExternalSecret writes the Secret the pods read, from the one AWS secret, through
+    a store that namespace can use: its own SecretStore (IRSA), or the platform's."""
+    assert external["metadata"] == external["metadata"] | {"name": e["name"], "namespace": namespace}
+    spec = external["spec"]
+    assert spec["refreshInterval"] == "1h"
+    assert spec["target"] == {"name": e["name"], "creationPolicy": "Owner", "deletionPolicy": "Retain"}
+    assert spec["data"] == [{"secretKey": e["secret_key"],
+                             "remoteRef": {"key": e["secret_name"], "property": e["secret_key"]}}]
+    assert "dataFrom" not in spec
+    if e["secret_store"]:
+        assert spec["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": e["secret_store"]}
+        assert not [o for o in objs if o["kind"] == "SecretStore"]
+        return
+    store = one(objs, "SecretStore", spec["secretStoreRef"]["name"])
+    assert spec["secretStoreRef"]["kind"] == "SecretStore"
+    assert store["metadata"]["namespace"] == namespace
+    aws = store["spec"]["provider"]["aws"]
+    assert (aws["service"], aws["region"]) == ("SecretsManager", e["aws_region"])
+    account = aws["auth"]["jwt"]["serviceAccountRef"]["name"]
+    assert set(aws["auth"]["jwt"]["serviceAccountRef"]) == {"name"}  # its own namespace
+    reader = one(objs, "ServiceAccount", account)
+    assert reader["metadata"]["namespace"] == namespace
+    assert reader["automountServiceAccountToken"] is False
+    partition_account = OIDC_PROVIDER.split(":")[1], OIDC_PROVIDER.split(":")[4]
+    assert reader["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:{}:iam::{}:role/{}-redis-reader-{}".format(
+            *partition_account, e["service_name"], e["aws_region"])}
+
+
 def check_app(objs: list[dict], e: dict, other_env: list[str]) -> None:
-    assert sorted(o["kind"] for o in objs) == ["Deployment", "Secret"]
-    check_secret(one(objs, "Secret"), e, e["app_namespace"])
+    assert sorted(o["kind"] for o in objs) == sorted(["Deployment", *delivery_kinds(e)])
+    assert {o["metadata"]["namespace"] for o in objs} == {e["app_namespace"]}
+    secret_name, secret_keys = password_secret(objs, e, e["app_namespace"])
+    assert secret_name == e["name"] and e["secret_key"] in secret_keys
     deployment = one(objs, "Deployment", e["app_deployment"])
     assert deployment["metadata"]["namespace"] == e["app_namespace"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -268,6 +410,46 @@ def test_every_kustomization_renders_valid_sentinel_manifests(generate, answers)
 
     base = roots["manifest/redis/base"]
     check_redis_base(base, e)
-    check_secret(one(base, "Secret"), e, e["redis_namespace"])
     check_app(roots["manifest/examples/app"], e, other_env=["LOG_LEVEL"])
     check_app(roots["manifest/examples/app-without-env"], e, other_env=[])
+
+    # Whichever the delivery, no other's trace: no placeholder with External Secrets,
+    # no ExternalSecret with argocd-vault-plugin.
+    rendered = yaml.safe_dump_all([o for objs in roots.values() for o in objs])
+    if e["secret_delivery"] == "external-secrets":
+        assert "<path:" not in rendered and "vault" not in rendered.lower()
+    else:
+        assert "external-secrets.io" not in rendered
+
+
+@pytest.mark.parametrize("kind", ["ExternalSecret", "SecretStore"])
+def test_the_strict_eso_schemas_refuse_what_the_operator_would_drop_or_reject(kind):
+    """The vendored schemas bite: a misspelt field, a wrong enum, a missing required one."""
+    good = {
+        "ExternalSecret": {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                           "metadata": {"name": "cart-redis", "namespace": "redis"},
+                           "spec": {"secretStoreRef": {"kind": "SecretStore", "name": "cart-redis"},
+                                    "target": {"name": "cart-redis"},
+                                    "data": [{"secretKey": "k", "remoteRef": {"key": "s", "property": "k"}}]}},
+        "SecretStore": {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+                        "metadata": {"name": "cart-redis"},
+                        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1",
+                                                      "auth": {"jwt": {"serviceAccountRef": {"name": "r"}}}}}}},
+    }[kind]
+    validator = eso_validator(kind)
+    assert list(validator.iter_errors(good)) == []
+    spec = good["spec"]
+    broken = {
+        "ExternalSecret": [("refreshIntervall", spec | {"refreshIntervall": "1h"}),
+                           ("kind", spec | {"secretStoreRef": {"kind": "Store", "name": "x"}}),
+                           ("remoteRef", spec | {"data": [{"secretKey": "k"}]}),
+                           ("propery", spec | {"data": [{"secretKey": "k", "remoteRef": {"key": "s", "propery": "k"}}]})],
+        "SecretStore": [("servce", {"provider": {"aws": {"servce": "SecretsManager", "region": "x"}}}),
+                        ("service", {"provider": {"aws": {"service": "Vault", "region": "x"}}}),
+                        ("region", {"provider": {"aws": {"service": "SecretsManager"}}})],
+    }[kind]
+    for field, bad_spec in broken:
+        errors = list(validator.iter_errors(good | {"spec": bad_spec}))
+        assert errors and any(field in e.message or field in map(str, e.path) for e in errors), field
+    assert list(validator.iter_errors(good | {"metadata": {"name": "x", "uid": "1"}}))
+    assert list(validator.iter_errors(good | {"apiVersion": "external-secrets.io/v1beta1"}))

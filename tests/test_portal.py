@@ -67,7 +67,25 @@ LEDGER = {
     "down_after_ms": 20000,
     "maxmemory_policy": "allkeys-lru",
 }
-ANSWER_SETS = {"defaults": {}, "payments": PAYMENTS, "ledger": LEDGER}
+OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
+                 "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
+CART_ESO = {  # External Secrets Operator with a SecretStore and reader role of its own
+    "service_name": "cart",
+    "secret_delivery": "external-secrets",
+    "oidc_provider_arn": OIDC_PROVIDER,
+    "app_namespace": "cart-web",
+    "aws_region": "eu-west-1",
+}
+SEARCH_ESO = {  # External Secrets Operator through the platform's ClusterSecretStore
+    "service_name": "search",
+    "secret_delivery": "external-secrets",
+    "secret_store": "platform-aws",
+    "customise": True,
+    "secret_key": "redis-password",
+    "kms_key_id": "alias/search",
+}
+ANSWER_SETS = {"defaults": {}, "payments": PAYMENTS, "ledger": LEDGER, "cart-eso": CART_ESO,
+               "search-eso": SEARCH_ESO}
 REPO_URL = {"repoUrl": "github.com?owner=example-org&repo=svc-redis"}
 TUNED = {"customise": True} | REPO_URL
 
@@ -220,6 +238,9 @@ CROSS_FIELD = {
     "sentinel_port": {"sentinel_port": 6379},
     "redis_cpu_limit": {"redis_cpu_request": "2", "redis_cpu_limit": "1"},
     "redis_memory_limit": {"redis_memory_request": "2Gi", "redis_memory_limit": "1Gi"},
+    # A generated SecretStore needs the cluster's OIDC provider; a ClusterSecretStore refuses one.
+    "oidc_provider_arn": {"secret_delivery": "external-secrets", "secret_store": "",
+                          "oidc_provider_arn": ""},
 }
 
 

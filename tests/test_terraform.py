@@ -118,3 +118,83 @@ def test_terraform_adopts_the_secret_the_hook_created(generate, terraform, aws_e
 
     # The decision is stable: later runs neither re-import nor start writing a value.
     assert tf.is_up_to_date()
+
+
+# ------------------------------------------------- External Secrets Operator's reader role
+OIDC_ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+OIDC_PROVIDER = f"arn:aws:iam::123456789012:oidc-provider/{OIDC_ISSUER}"  # the emulator's account
+READER_FILES = {"secret-reader.tf", "secret-reader.auto.tfvars.json"}
+
+
+@pytest.mark.parametrize("store", ["", "aws-secrets-manager"], ids=["own-store", "cluster-store"])
+def test_external_secrets_terraform_is_formatted_and_valid(generate, terraform, store):
+    answers = {"secret_delivery": "external-secrets", "secret_store": store,
+               "kms_key_id": "alias/billing-redis", "service_name": "billing"}
+    if not store:
+        answers["oidc_provider_arn"] = OIDC_PROVIDER
+    project = generate(answers)
+    files = {p.name for p in (project / "terraform").iterdir()}
+    assert TF_FILES <= files
+    assert (READER_FILES <= files) if not store else not (READER_FILES & files)
+    # The secret's own contract, which the hook reads, is the same for every delivery.
+    assert set(tfvars_of(project)) == {"region", "secret_name", "secret_key", "description",
+                                       "kms_key_id", "recovery_window_in_days", "tags"}
+    tf = terraform(project)
+    tf("fmt", "-check", "-diff", "-recursive")
+    tf.init()
+    assert "The configuration is valid" in tf("validate").stdout
+
+
+def test_the_reader_role_trusts_only_the_stores_service_accounts_and_reads_only_this_secret(
+    generate, terraform, aws_env
+):
+    project = generate({"secret_delivery": "external-secrets", "oidc_provider_arn": OIDC_PROVIDER,
+                        "redis_namespace": "cache", "app_namespace": "storefront"})
+    assert json.loads((project / "terraform/secret-reader.auto.tfvars.json").read_text()) == {
+        "oidc_provider_arn": OIDC_PROVIDER,
+        "reader_role_name": "shopping-cart-redis-reader-us-east-1",
+        "reader_service_accounts": [
+            "system:serviceaccount:cache:shopping-cart-redis-secret-reader",
+            "system:serviceaccount:storefront:shopping-cart-redis-secret-reader"],
+    }
+    tf = terraform(project)
+    tf.use_emulator(aws_env.endpoint)
+    tf.init()
+    plan = tf.plan()
+    assert plan.changes == {
+        "aws_secretsmanager_secret.this": ("create", None),
+        "aws_secretsmanager_secret_version.this[0]": ("create", None),
+        "aws_iam_role.reader": ("create", None),
+        "aws_iam_role_policy.reader": ("create", None),
+    }
+    tf("apply", "-input=false", "-auto-approve", "tfplan")
+
+    iam = aws_env.client("iam")
+    role = iam.get_role(RoleName="shopping-cart-redis-reader-us-east-1")["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    (statement,) = trust["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"] == {"Federated": OIDC_PROVIDER}
+    conditions = statement["Condition"]["StringEquals"]
+    assert conditions[f"{OIDC_ISSUER}:aud"] == "sts.amazonaws.com"
+    assert sorted(conditions[f"{OIDC_ISSUER}:sub"]) == [
+        "system:serviceaccount:cache:shopping-cart-redis-secret-reader",
+        "system:serviceaccount:storefront:shopping-cart-redis-secret-reader"]
+
+    secret_arn = aws_env.client().describe_secret(SecretId="shopping-cart-redis")["ARN"]
+    policy = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="read-redis-password")
+    document = policy["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    (read,) = document["Statement"]  # no KMS key: no decrypt statement
+    assert read["Effect"] == "Allow"
+    assert sorted(read["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    assert read["Resource"] == secret_arn
+    assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
+
+    # The role Terraform made is the one the manifests' service accounts name.
+    arn = tf("output", "-raw", "reader_role_arn").stdout
+    assert arn == role["Arn"]
+    store = (project / "manifest/components/redis-secret/secret-store.yaml").read_text()
+    assert f"eks.amazonaws.com/role-arn: {arn}\n" in store

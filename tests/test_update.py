@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import copier
 import pytest
 import yaml
 
@@ -388,3 +389,50 @@ def test_a_service_made_with_0_1_0_updates_to_this_release_and_keeps_everything(
     for path, line in marks.items():
         assert line in (edited / path).read_text(), path
     assert answers(edited) == recorded
+
+
+OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
+                 "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
+ESO = {"secret_delivery": "external-secrets", "oidc_provider_arn": OIDC_PROVIDER}
+ESO_FILES = ["manifest/components/redis-secret/external-secret.yaml",
+             "manifest/components/redis-secret/secret-store.yaml",
+             "terraform/secret-reader.tf", "terraform/secret-reader.auto.tfvars.json"]
+AVP_FILE = "manifest/components/redis-secret/secret.yaml"
+
+
+def test_a_service_on_external_secrets_keeps_its_delivery_across_an_update(template_versions, tmp_path):
+    project = generate_service(template_versions, tmp_path / "eso", V1, ESO)
+    marks = team_edits(project)
+    commit_all(project, "team edits")
+
+    assert main(["update", str(project), "--defaults"]) == 0
+
+    recorded = answers(project)
+    assert recorded["_commit"] == V2
+    assert {k: recorded[k] for k in ESO} == ESO and recorded["secret_store"] == ""
+    for rel in ESO_FILES:
+        assert (project / rel).is_file(), rel
+    assert not (project / AVP_FILE).exists()
+    assert "kubectl apply -k manifest/redis/base" in (project / "Makefile").read_text()
+    assert check_script(project).returncode == 0
+    fresh = fresh_copy(template_versions, tmp_path / "fresh", recorded)
+    team_edits(fresh)
+    assert tree(project) == tree(fresh)
+    for path, line in marks.items():
+        assert line in (project / path).read_text(), path
+
+
+def test_an_update_can_switch_a_service_to_external_secrets(template_versions, tmp_path):
+    project = generate_service(template_versions, tmp_path / "avp", V1)
+    assert answers(project)["secret_delivery"] == "argocd-vault-plugin"
+    assert (project / AVP_FILE).is_file()
+
+    copier.run_update(project, data=ESO, defaults=True, overwrite=True, unsafe=True,
+                      quiet=True, skip_tasks=True, vcs_ref=V2, conflict="inline")
+
+    assert {k: answers(project)[k] for k in ESO} == ESO
+    for rel in ESO_FILES:
+        assert (project / rel).is_file(), rel
+    assert not (project / AVP_FILE).exists()
+    assert check_script(project).returncode == 0
+    assert tree(project) == tree(fresh_copy(template_versions, tmp_path / "fresh", answers(project)))
