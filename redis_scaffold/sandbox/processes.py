@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 import weakref
 
@@ -18,6 +19,7 @@ from redis_scaffold.sandbox.nodes import TopologyError
 from redis_scaffold.sandbox.staging import Launch
 
 STOP_GRACE_S = 5.0  # after SIGTERM; then SIGKILL
+RETERM_S = 0.5  # SIGTERM again while a process is still running
 ENDING_SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 
 Key = tuple[int, str]  # (node index, role)
@@ -39,22 +41,35 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 
 def stop_all(procs: dict[Key, subprocess.Popen], grace_s: float = STOP_GRACE_S) -> None:
-    """Stop every process in procs (also the finalizer): CONT + TERM, then KILL."""
-    live = [p for p in procs.values() if p.poll() is None]
-    for p in live:
-        for sig in (signal.SIGCONT, signal.SIGTERM):
-            try:
-                p.send_signal(sig)
-            except ProcessLookupError:
-                pass
+    """Stop every process in procs (also the finalizer): CONT + TERM, then KILL.
+
+    TERM is repeated every RETERM_S: Redis 7 refuses a shutdown while it writes its
+    initial AOF (a replica just after a full resync: "Writing initial AOF, can't exit")
+    and does not try again by itself, so a single TERM can leave it running until KILL."""
+    live = {k: p for k, p in procs.items() if p.poll() is None}
+    for p in live.values():
+        _send(p, signal.SIGCONT)
     deadline = time.monotonic() + grace_s
-    for p in live:
-        try:
-            p.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    while live and time.monotonic() < deadline:
+        for p in live.values():
+            _send(p, signal.SIGTERM)
+        resend_at = min(deadline, time.monotonic() + RETERM_S)
+        while live and time.monotonic() < resend_at:
+            live = {k: p for k, p in live.items() if p.poll() is None}
+            time.sleep(0.02)
+    for (index, role), p in live.items():
+        print(f"{role} of node {index} did not stop within {grace_s:g} s of SIGTERM: killed",
+              file=sys.stderr, flush=True)
+        p.kill()
+        p.wait()
     procs.clear()
+
+
+def _send(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except ProcessLookupError:
+        pass
 
 
 class Supervisor:
@@ -103,8 +118,7 @@ class Supervisor:
     def terminate(self, key: Key) -> None:
         """Stop `key` if it runs (resumed first, should it be stopped with SIGSTOP)."""
         if self.running(key):
-            self._procs[key].send_signal(signal.SIGCONT)
-            self.signal(key, signal.SIGTERM)
+            stop_all({key: self._procs[key]})
 
     def exited(self) -> list[tuple[Key, int]]:
         """(key, exit code) of every process that has ended."""
