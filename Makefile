@@ -1,11 +1,19 @@
 # The two commands of the README, and a few more for maintainers.
-.PHONY: demo test bench bootstrap export routes
+.PHONY: demo test test-fast bench bootstrap export routes
 
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
+# Independent tests run in parallel (pytest-xdist). 4 workers on 2 cores: most tests wait
+# on subprocesses (copier, terraform, redis), so more workers than cores pays off
+# (figures: docs/performance.md). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 4
+
 test: bootstrap routes scan ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
-	bash scripts/offline.sh .venv/bin/python -m pytest
+	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS)
+
+test-fast: bootstrap ## The quick loop: the suite without real servers and end-to-end tool chains (-m "not slow")
+	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
 bench: bootstrap ## Run the benchmarks and print their figures
 	.venv/bin/python -m benchmarks
