@@ -176,3 +176,26 @@ def test_a_download_its_checksum_file_does_not_list_is_refused(script, publisher
         f"install-tools: no published SHA-256 for argocd-vault-plugin_{AVP}_{OS}_{ARCH}; refusing to install it\n"
     )
     assert not (tools_dir / "argocd-vault-plugin").exists()
+
+
+def test_with_external_secrets_only_terraform_and_kubectl_are_installed(template_src, publishers, tmp_path):
+    import copier
+
+    dst = tmp_path / "eso"
+    copier.run_copy(str(template_src), dst, data={"secret_delivery": "external-secrets",
+                                                   "secret_store": "platform-aws"},
+                    defaults=True, unsafe=True, quiet=True, skip_tasks=True, vcs_ref=TEMPLATE_TAG)
+    script = dst / "scripts" / "install-tools.sh"
+    assert "vault" not in script.read_text().lower() and "AVP" not in script.read_text()
+    assert '"$(KUBECTL_VERSION)"\n' in (dst / "Makefile").read_text()  # three arguments
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(TERRAFORM_BASE_URL=f"{publishers.url}/tf", KUBECTL_BASE_URL=f"{publishers.url}/k8s")
+    tools_dir = tmp_path / "bin"
+
+    result = subprocess.run(["sh", str(script), str(tools_dir), TF, KC], env=env,
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"terraform {TF}: installed (SHA-256 verified)",
+                                          f"kubectl {KC}: installed (SHA-256 verified)"]
+    assert sorted(p.name for p in tools_dir.iterdir()) == ["kubectl", "terraform"]
