@@ -15,8 +15,11 @@ from benchmarks import BENCHMARKS, emit, log, machine
 def main(argv: list[str]) -> int:
     names = [a for a in argv if not a.startswith("-") and a in BENCHMARKS]
     unknown = [
-        a for i, a in enumerate(argv)
-        if not a.startswith("-") and a not in BENCHMARKS and not (i and argv[i - 1].startswith("--"))
+        a
+        for i, a in enumerate(argv)
+        if not a.startswith("-")
+        and a not in BENCHMARKS
+        and not (i and argv[i - 1].startswith("--"))
     ]
     if unknown or "-h" in argv or "--help" in argv:
         print(__doc__.strip())

@@ -104,21 +104,26 @@ def measure(timings: list[str], runs: int) -> list[dict]:
             recoveries = [r["recovery_s"] for r in per_run if r["recovery_s"] is not None]
             med = median(recoveries)
             target = down_after / 1000 + SLACK_S
-            results.append({
-                "timing": name,
-                "down_after_ms": down_after,
-                "runs": runs,
-                "recovery_s": [r["recovery_s"] for r in per_run],
-                "median_recovery_s": round(med, 3) if med is not None else None,
-                "median_switch_s": round(median([r["switch_s"] for r in per_run if r["switch_s"] is not None]) or 0, 3),
-                "target_recovery_s": target,
-                "recovery_met": med is not None and len(recoveries) == runs and med <= target,
-                "writes": sum(r["writes"] for r in per_run),
-                "lost": sum(r["lost"] for r in per_run),
-                "confirmed_lost": sum(r["confirmed_lost"] for r in per_run),
-                "errors": _merge(r["errors"] for r in per_run),
-                "per_run": per_run,
-            })
+            results.append(
+                {
+                    "timing": name,
+                    "down_after_ms": down_after,
+                    "runs": runs,
+                    "recovery_s": [r["recovery_s"] for r in per_run],
+                    "median_recovery_s": round(med, 3) if med is not None else None,
+                    "median_switch_s": round(
+                        median([r["switch_s"] for r in per_run if r["switch_s"] is not None]) or 0,
+                        3,
+                    ),
+                    "target_recovery_s": target,
+                    "recovery_met": med is not None and len(recoveries) == runs and med <= target,
+                    "writes": sum(r["writes"] for r in per_run),
+                    "lost": sum(r["lost"] for r in per_run),
+                    "confirmed_lost": sum(r["confirmed_lost"] for r in per_run),
+                    "errors": _merge(r["errors"] for r in per_run),
+                    "per_run": per_run,
+                }
+            )
     return results
 
 
@@ -139,13 +144,29 @@ def main(argv: list[str]) -> int:
     emit(
         "failover",
         {"results": results},
-        ["timing", "down-after (ms)", "median recovery (s)", "target (s)", "median switch (s)",
-         "runs (recovery s)", "acked writes", "lost", "met"],
         [
-            [r["timing"], r["down_after_ms"], r["median_recovery_s"], f"<= {r['target_recovery_s']:g}",
-             r["median_switch_s"], " ".join(f"{x:.2f}" if x is not None else "-" for x in r["recovery_s"]),
-             r["writes"], f"{r['lost']} ({r['confirmed_lost']} confirmed)",
-             "met" if r["recovery_met"] and r["lost"] == 0 else "NOT MET"]
+            "timing",
+            "down-after (ms)",
+            "median recovery (s)",
+            "target (s)",
+            "median switch (s)",
+            "runs (recovery s)",
+            "acked writes",
+            "lost",
+            "met",
+        ],
+        [
+            [
+                r["timing"],
+                r["down_after_ms"],
+                r["median_recovery_s"],
+                f"<= {r['target_recovery_s']:g}",
+                r["median_switch_s"],
+                " ".join(f"{x:.2f}" if x is not None else "-" for x in r["recovery_s"]),
+                r["writes"],
+                f"{r['lost']} ({r['confirmed_lost']} confirmed)",
+                "met" if r["recovery_met"] and r["lost"] == 0 else "NOT MET",
+            ]
             for r in results
         ],
     )

@@ -65,15 +65,35 @@ def trivial_template(dst: Path, files: list[str]) -> Path:
         target.write_text("# {{ service_name }}\n")
     _git(dst, "init", "-q", "-b", "main")
     _git(dst, "add", "-A")
-    _git(dst, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-q", "-m", "trivial")
+    _git(
+        dst,
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "trivial",
+    )
     _git(dst, "tag", TAG)
     return dst
 
 
 def copy_cli(src: Path, dst: Path) -> float:
     cmd = [
-        sys.executable, "-m", "copier", "copy", "--defaults", "--trust", "--skip-tasks",
-        "--quiet", "--vcs-ref", TAG, str(src), str(dst),
+        sys.executable,
+        "-m",
+        "copier",
+        "copy",
+        "--defaults",
+        "--trust",
+        "--skip-tasks",
+        "--quiet",
+        "--vcs-ref",
+        TAG,
+        str(src),
+        str(dst),
     ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, stdin=subprocess.DEVNULL)
@@ -82,7 +102,9 @@ def copy_cli(src: Path, dst: Path) -> float:
 
 def copy_in_process(src: Path, dst: Path) -> float:
     start = time.perf_counter()
-    copier.run_copy(str(src), dst, defaults=True, unsafe=True, skip_tasks=True, quiet=True, vcs_ref=TAG)
+    copier.run_copy(
+        str(src), dst, defaults=True, unsafe=True, skip_tasks=True, quiet=True, vcs_ref=TAG
+    )
     return time.perf_counter() - start
 
 
@@ -94,16 +116,22 @@ def measure(runs: int) -> dict:
         copy_in_process(full, probe)  # warm-up, and the list of files it yields
         files = generated_files(probe)
         trivial = trivial_template(root / "trivial", files)
-        trivial_files = generated_files(_fresh(root, "probe-trivial", lambda d: copy_in_process(trivial, d)))
+        trivial_files = generated_files(
+            _fresh(root, "probe-trivial", lambda d: copy_in_process(trivial, d))
+        )
         assert len(trivial_files) == len(files), (len(trivial_files), len(files))
 
-        times: dict[str, list[float]] = {k: [] for k in ("cli_full", "cli_trivial", "proc_full", "proc_trivial")}
+        times: dict[str, list[float]] = {
+            k: [] for k in ("cli_full", "cli_trivial", "proc_full", "proc_trivial")
+        }
         for n in range(runs):
             log(f"generation: run {n + 1}/{runs}")
             # interleave, so drift of the machine hits both sides alike
             times["cli_trivial"].append(_fresh(root, "out", lambda d: None, copy_cli, trivial))
             times["cli_full"].append(_fresh(root, "out", lambda d: None, copy_cli, full))
-            times["proc_trivial"].append(_fresh(root, "out", lambda d: None, copy_in_process, trivial))
+            times["proc_trivial"].append(
+                _fresh(root, "out", lambda d: None, copy_in_process, trivial)
+            )
             times["proc_full"].append(_fresh(root, "out", lambda d: None, copy_in_process, full))
     med = {k: median(v) for k, v in times.items()}
     cli_ratio = med["cli_full"] / med["cli_trivial"]
@@ -144,8 +172,20 @@ def main(argv: list[str]) -> int:
         r,
         ["copier copy --defaults", "full template (s)", "trivial template (s)", "ratio", "target"],
         [
-            ["cli (median)", r["cli_full_s"], r["cli_trivial_s"], r["cli_ratio"], f"<= {TARGET_RATIO}"],
-            ["in-process (median)", r["in_process_full_s"], r["in_process_trivial_s"], r["in_process_ratio"], "-"],
+            [
+                "cli (median)",
+                r["cli_full_s"],
+                r["cli_trivial_s"],
+                r["cli_ratio"],
+                f"<= {TARGET_RATIO}",
+            ],
+            [
+                "in-process (median)",
+                r["in_process_full_s"],
+                r["in_process_trivial_s"],
+                r["in_process_ratio"],
+                "-",
+            ],
             [f"files per copy: {r['files']}", "", "", "", "met" if r["met"] else "NOT MET"],
         ],
     )

@@ -25,8 +25,14 @@ def generated_repo(answers: dict | None = None) -> Iterator[Path]:
         snapshot_template(src, TAG)
         repo = Path(tmp) / "svc"
         copier.run_copy(
-            str(src), repo, data=answers or {}, defaults=True, unsafe=True, quiet=True,
-            vcs_ref=TAG, skip_tasks=True,
+            str(src),
+            repo,
+            data=answers or {},
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref=TAG,
+            skip_tasks=True,
         )
         yield repo
 
@@ -34,6 +40,9 @@ def generated_repo(answers: dict | None = None) -> Iterator[Path]:
 @contextmanager
 def running_topology(repo: Path, **kwargs) -> Iterator[LocalTopology]:
     """A started, ready LocalTopology of `repo` (on a loopback block it reserves); closed on exit."""
-    with tempfile.TemporaryDirectory(prefix="bench-topology-") as work, LocalTopology(repo, Path(work), **kwargs) as topo:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-topology-") as work,
+        LocalTopology(repo, Path(work), **kwargs) as topo,
+    ):
         topo.wait_until_ready(READY_S)
         yield topo

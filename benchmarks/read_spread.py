@@ -99,7 +99,9 @@ def ready_endpoints(topo) -> list[tuple[str, int]]:
     for node in topo.nodes:
         probe = subprocess.run(
             ["sh", str(topo.config_dir / "health-redis.sh"), "readiness"],
-            env=topo.env(node), capture_output=True, timeout=10,
+            env=topo.env(node),
+            capture_output=True,
+            timeout=10,
         )
         if probe.returncode == 0:
             ready.append(node.redis_address)
@@ -130,7 +132,9 @@ def measure(instances: int, reads: int) -> dict:
         cases = {}
         with ServiceEmulator(endpoints) as service:
             # The Service's address in place of the pods' (REDIS_HOST:REDIS_READ_PORT).
-            app = topo.app().with_env(REDIS_HOST=service.address[0], REDIS_READ_PORT=str(service.address[1]))
+            app = topo.app().with_env(
+                REDIS_HOST=service.address[0], REDIS_READ_PORT=str(service.address[1])
+            )
 
             log(f"read spread: {instances} app instances x {reads} reads")
             before = get_counts(topo)
@@ -160,7 +164,8 @@ def measure(instances: int, reads: int) -> dict:
             connections = dict(service.connections)
 
     shares = {
-        case: {h: round(n / max(1, sum(c.values())), 3) for h, n in c.items()} for case, c in cases.items()
+        case: {h: round(n / max(1, sum(c.values())), 3) for h, n in c.items()}
+        for case, c in cases.items()
     }
     return {
         "pods": {h: roles[h] for h in roles},
@@ -171,7 +176,9 @@ def measure(instances: int, reads: int) -> dict:
         "shares": shares,
         "connections_per_pod": connections,
         "even_share": round(1 / len(roles), 3),
-        "max_deviation_instances": round(max(abs(s - 1 / len(roles)) for s in shares["instances"].values()), 3),
+        "max_deviation_instances": round(
+            max(abs(s - 1 / len(roles)) for s in shares["instances"].values()), 3
+        ),
     }
 
 

@@ -56,7 +56,11 @@ def run_cli(cmd: list[str], password: str) -> tuple[float, int, str]:
     elapsed = time.perf_counter() - start
     if password in proc.stdout or password in proc.stderr:
         raise AssertionError("the check printed the password")
-    return elapsed, proc.returncode, proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-200:]
+    return (
+        elapsed,
+        proc.returncode,
+        proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-200:],
+    )
 
 
 def measure(runs: int) -> dict:
@@ -65,14 +69,14 @@ def measure(runs: int) -> dict:
         # healthy, in-process (warm: imports done, first connection made)
         sentinel.check(topo.sentinels, topo.master_set, topo.password, pods)
         totals, steps = [], []
-        for n in range(runs * 10):
+        for _ in range(runs * 10):
             start = time.perf_counter()
             report = sentinel.check(topo.sentinels, topo.master_set, topo.password, pods)
             totals.append(time.perf_counter() - start)
             steps.append(sum(s.seconds for s in report.steps))
         log("validation: healthy in-process done")
         cli = []
-        for n in range(runs):
+        for _ in range(runs):
             elapsed, code, last = run_cli(cli_command(repo, topo.sentinels, 5.0), topo.password)
             if code != 0:
                 raise RuntimeError(f"healthy check failed ({code}): {last}")
@@ -85,12 +89,16 @@ def measure(runs: int) -> dict:
             topo.kill(node, signal.SIGSTOP, role="sentinel")
         hung_in_process = []
         try:
-            for n in range(runs):
-                elapsed, code, last = run_cli(cli_command(repo, topo.sentinels, UNREACHABLE_TIMEOUT_S), topo.password)
+            for _ in range(runs):
+                elapsed, code, last = run_cli(
+                    cli_command(repo, topo.sentinels, UNREACHABLE_TIMEOUT_S), topo.password
+                )
                 hung.append((elapsed, code))
                 start = time.perf_counter()
                 try:
-                    sentinel.check(topo.sentinels, topo.master_set, topo.password, pods, UNREACHABLE_TIMEOUT_S)
+                    sentinel.check(
+                        topo.sentinels, topo.master_set, topo.password, pods, UNREACHABLE_TIMEOUT_S
+                    )
                     raise RuntimeError("the check passed against stopped sentinels")
                 except sentinel.SentinelCheckError as exc:
                     hung_in_process.append((time.perf_counter() - start, exc.kind))
@@ -103,8 +111,10 @@ def measure(runs: int) -> dict:
         nobody_block = AddressBlock.reserve(pods, [topo.sentinel_port])
         nobody = [(h, topo.sentinel_port) for h in nobody_block.hosts]
         refused, refused_in_process = [], []
-        for n in range(runs):
-            elapsed, code, last = run_cli(cli_command(repo, nobody, UNREACHABLE_TIMEOUT_S), topo.password)
+        for _ in range(runs):
+            elapsed, code, last = run_cli(
+                cli_command(repo, nobody, UNREACHABLE_TIMEOUT_S), topo.password
+            )
             refused.append((elapsed, code))
             start = time.perf_counter()
             try:
@@ -138,7 +148,9 @@ def measure(runs: int) -> dict:
         "cli_startup_s": round(median(startup), 3),
         # judged on the check itself (in-process), with SLACK_S for the last step's own
         # overhead and scheduling; the CLI adds its start-up, reported beside it
-        "unreachable_met": all(e <= UNREACHABLE_TIMEOUT_S + SLACK_S for e, _ in hung_in_process + refused_in_process)
+        "unreachable_met": all(
+            e <= UNREACHABLE_TIMEOUT_S + SLACK_S for e, _ in hung_in_process + refused_in_process
+        )
         and all(c == sentinel.Unreachable.exit_code for _, c in hung + refused),
     }
 
@@ -156,18 +168,49 @@ def main(argv: list[str]) -> int:
         r,
         ["case", "median", "target", "exit", "met"],
         [
-            ["healthy, in-process check()", f"{r['healthy_in_process_ms']:.1f} ms (p90 {r['healthy_in_process_p90_ms']:.1f})",
-             f"<= {HEALTHY_TARGET_MS:g} ms", 0, "met" if r["healthy_met"] else "NOT MET"],
+            [
+                "healthy, in-process check()",
+                f"{r['healthy_in_process_ms']:.1f} ms (p90 {r['healthy_in_process_p90_ms']:.1f})",
+                f"<= {HEALTHY_TARGET_MS:g} ms",
+                0,
+                "met" if r["healthy_met"] else "NOT MET",
+            ],
             ["healthy, sum of timed steps", f"{r['healthy_steps_ms']:.1f} ms", "", "", ""],
-            ["healthy, cli", f"{r['healthy_cli_s']:.3f} s (start-up {r['cli_startup_s']:.3f} s)", "", 0, ""],
-            ["unreachable, hung sentinels, cli", f"{r['hung_fail_s']:.3f} s", f"timeout {UNREACHABLE_TIMEOUT_S:g} s + start-up",
-             r["hung_exit_codes"], "met" if r["unreachable_met"] else "NOT MET"],
-            ["unreachable, hung sentinels, in-process", f"{r['hung_in_process_fail_s']:.3f} s", f"<= timeout {UNREACHABLE_TIMEOUT_S:g} s (+{SLACK_S:g})",
-             ", ".join(r["hung_in_process_errors"]), "met" if r["unreachable_met"] else "NOT MET"],
-            ["unreachable, nothing listening, in-process", f"{r['refused_in_process_fail_s']:.3f} s",
-             f"<= timeout {UNREACHABLE_TIMEOUT_S:g} s", "", "met" if r["unreachable_met"] else "NOT MET"],
-            ["unreachable, nothing listening, cli", f"{r['refused_fail_s']:.3f} s", f"timeout {UNREACHABLE_TIMEOUT_S:g} s + start-up",
-             r["refused_exit_codes"], "met" if r["unreachable_met"] else "NOT MET"],
+            [
+                "healthy, cli",
+                f"{r['healthy_cli_s']:.3f} s (start-up {r['cli_startup_s']:.3f} s)",
+                "",
+                0,
+                "",
+            ],
+            [
+                "unreachable, hung sentinels, cli",
+                f"{r['hung_fail_s']:.3f} s",
+                f"timeout {UNREACHABLE_TIMEOUT_S:g} s + start-up",
+                r["hung_exit_codes"],
+                "met" if r["unreachable_met"] else "NOT MET",
+            ],
+            [
+                "unreachable, hung sentinels, in-process",
+                f"{r['hung_in_process_fail_s']:.3f} s",
+                f"<= timeout {UNREACHABLE_TIMEOUT_S:g} s (+{SLACK_S:g})",
+                ", ".join(r["hung_in_process_errors"]),
+                "met" if r["unreachable_met"] else "NOT MET",
+            ],
+            [
+                "unreachable, nothing listening, in-process",
+                f"{r['refused_in_process_fail_s']:.3f} s",
+                f"<= timeout {UNREACHABLE_TIMEOUT_S:g} s",
+                "",
+                "met" if r["unreachable_met"] else "NOT MET",
+            ],
+            [
+                "unreachable, nothing listening, cli",
+                f"{r['refused_fail_s']:.3f} s",
+                f"timeout {UNREACHABLE_TIMEOUT_S:g} s + start-up",
+                r["refused_exit_codes"],
+                "met" if r["unreachable_met"] else "NOT MET",
+            ],
         ],
     )
     return 0

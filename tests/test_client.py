@@ -44,4 +44,7 @@ def test_the_sandbox_app_gets_the_component_env_with_loopback_hosts(repo):
 
     app = GeneratedApp(repo, env)
     assert app.settings.sentinels == [(h, 26379) for h in hosts]
-    assert app.with_env(REDIS_HOST="127.0.0.1", REDIS_READ_PORT="7000").settings.hosts[0] == "127.0.0.1"
+    assert (
+        app.with_env(REDIS_HOST="127.0.0.1", REDIS_READ_PORT="7000").settings.hosts[0]
+        == "127.0.0.1"
+    )

@@ -25,14 +25,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo(workdir: Path, pause_at: str | None = None, **popen) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "REDIS_PASSWORD"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "REDIS_PASSWORD"
+    }
     env.pop(PAUSE_ENV, None)
     if pause_at:
         env[PAUSE_ENV] = pause_at
     return subprocess.Popen(
         [sys.executable, "-m", "redis_scaffold", "demo", "--workdir", str(workdir)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=ctrl_c_as_in_a_terminal, **popen,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
+        **popen,
     )
 
 
@@ -77,8 +84,13 @@ def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path):
     out, _ = proc.communicate(timeout=240)
 
     assert proc.returncode == 0, out
-    for step in ("secret shopping-cart-redis: created", "ok: Sentinel, quorum, master",
-                 "reader(): GET", "-> b'3 items'", "Demo complete"):
+    for step in (
+        "secret shopping-cart-redis: created",
+        "ok: Sentinel, quorum, master",
+        "reader(): GET",
+        "-> b'3 items'",
+        "Demo complete",
+    ):
         assert step in out, out
     assert "password read back from the emulated secret (not shown)" in out
     assert (tmp_path / "shopping-cart" / ".copier-answers.yml").is_file()

@@ -79,8 +79,10 @@ def assert_nothing_lost(topology, load: WriteLoad, failover: bool) -> None:
         assert lost == [], f"{len(lost)} confirmed writes missing on node {node.index}"
     if not failover:
         assert not lost_unconfirmed, f"{len(lost_unconfirmed)} acknowledged writes missing"
-    print(f"\n{load.prefix}: {load.acknowledged} writes acknowledged, {len(confirmed)} confirmed on every "
-          f"replica; acknowledged, unconfirmed and lost: {len(lost_unconfirmed)}")
+    print(
+        f"\n{load.prefix}: {load.acknowledged} writes acknowledged, {len(confirmed)} confirmed on every "
+        f"replica; acknowledged, unconfirmed and lost: {len(lost_unconfirmed)}"
+    )
 
 
 def test_master_killed_a_replica_takes_over_and_nothing_acknowledged_is_lost(topology):
@@ -128,7 +130,9 @@ def test_hung_master_rejoins_as_replica_and_min_replicas_bounds_what_it_took(top
         resumed_at = time.monotonic()
         topology.kill(old, signal.SIGCONT)
         topology.wait_until(
-            lambda: topology.status()[old.host]["role"] == "slave", RECOVERY_S, "the old master to rejoin as a replica"
+            lambda: topology.status()[old.host]["role"] == "slave",
+            RECOVERY_S,
+            "the old master to rejoin as a replica",
         )
         keeps_writing(load, since=time.monotonic())
 
@@ -143,12 +147,14 @@ def test_hung_master_rejoins_as_replica_and_min_replicas_bounds_what_it_took(top
     took = [(t, seq) for t, seq, kind in stale.log if t >= stopped_at and kind == "ok"]
     with topology.client(master_node(topology)) as r:
         values = r.mget([stale.key(seq) for _, seq in took]) if took else []
-    lost = [t for (t, _), v in zip(took, values) if v is None]
+    lost = [t for (t, _), v in zip(took, values, strict=True) if v is None]
     assert all(t <= resumed_at + max_lag for t in lost), (
         f"{len(lost)} writes lost by the old master, some later than min-replicas-max-lag ({max_lag} s) after it resumed"
     )
-    print(f"\nSIGSTOP: old master took {len(took)} stale write(s) after the stop, {len(lost)} lost; "
-          f"after resuming it answered {dict(after_resume)}")
+    print(
+        f"\nSIGSTOP: old master took {len(took)} stale write(s) after the stop, {len(lost)} lost; "
+        f"after resuming it answered {dict(after_resume)}"
+    )
 
 
 def test_a_dead_sentinel_stops_neither_writes_nor_failover(topology):
@@ -195,7 +201,9 @@ def test_a_replica_killed_and_restarted_resyncs_without_losing_anything(topology
     assert_nothing_lost(topology, load, failover=False)  # the restarted replica included
 
 
-def test_restarts_keep_the_data_and_a_restarted_master_never_wipes_its_replicas(topology_repo, topology_factory):
+def test_restarts_keep_the_data_and_a_restarted_master_never_wipes_its_replicas(
+    topology_repo, topology_factory
+):
     # The generated (production) timing: down-after 10 s, so a master container that
     # restarts at once is back before any failover, and comes back as the master.
     topology = topology_factory(topology_repo, down_after_ms=None, failover_timeout_ms=None)
@@ -226,7 +234,9 @@ def test_restarts_keep_the_data_and_a_restarted_master_never_wipes_its_replicas(
         assert r.dbsize() >= len(load.acks)
 
 
-def test_a_master_back_with_an_empty_volume_refuses_to_wipe_its_replicas(topology_repo, topology_factory):
+def test_a_master_back_with_an_empty_volume_refuses_to_wipe_its_replicas(
+    topology_repo, topology_factory
+):
     # down-after 3 s: long enough that the sentinels still name the old master when its
     # container restarts at once, on a volume that lost its data.
     topology = topology_factory(topology_repo, down_after_ms=3000, failover_timeout_ms=6000)
@@ -258,8 +268,12 @@ class StaleWriter:
 
     def __init__(self, topology, node, pause_s: float = 0.005, max_seconds: float = 120):
         self.client = redis.Redis(
-            host=node.host, port=node.redis_port, password=topology.password,
-            socket_timeout=0.5, socket_connect_timeout=0.5, retry=None,
+            host=node.host,
+            port=node.redis_port,
+            password=topology.password,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            retry=None,
         )
         self.pause_s, self.max_seconds = pause_s, max_seconds
         self.log: list[tuple[float, int, str]] = []

@@ -18,7 +18,11 @@ FORBIDDEN = {
     "redis_scaffold": {"tests", "benchmarks"},
     # (service/post_copy.py runs its commands through cli.py, where errors become exit codes)
     "redis_scaffold.service": {"redis_scaffold.sandbox", "redis_scaffold.portal"},
-    "redis_scaffold.portal": {"redis_scaffold.sandbox", "redis_scaffold.service", "redis_scaffold.cli"},
+    "redis_scaffold.portal": {
+        "redis_scaffold.sandbox",
+        "redis_scaffold.service",
+        "redis_scaffold.cli",
+    },
     "redis_scaffold.sandbox": {"redis_scaffold.portal", "redis_scaffold.cli"},
     "hooks": {"tests", "benchmarks", "redis_scaffold.sandbox", "redis_scaffold.portal"},
     "tests": {"benchmarks"},

@@ -27,7 +27,9 @@ def probe(topo, node, script: str, mode: str) -> int:
     """Run a generated probe script the way the kubelet would (exit status)."""
     return subprocess.run(
         ["sh", str(topo.config_dir / script), mode],
-        env=topo.env(node), capture_output=True, timeout=10,
+        env=topo.env(node),
+        capture_output=True,
+        timeout=10,
     ).returncode
 
 
@@ -68,7 +70,9 @@ def test_master_dies_replica_takes_over_and_old_master_rejoins(topology_repo, to
     # Nothing acknowledged was lost, and the new master takes writes (once a replica follows it).
     with topo.client(new_master) as r:
         assert r.dbsize() == 100
-        topo.wait_until(lambda: _try_set(r, "after-failover", "yes"), WAIT_S, "a write on the new master")
+        topo.wait_until(
+            lambda: _try_set(r, "after-failover", "yes"), WAIT_S, "a write on the new master"
+        )
 
     # The old master restarts: its start script asks the sentinels and it rejoins as a replica.
     topo.restart(old_master)
@@ -84,7 +88,9 @@ def test_master_dies_replica_takes_over_and_old_master_rejoins(topology_repo, to
     # The password stayed out of the generated repository and every log line.
     for path in [*topology_repo.rglob("*"), *topo.workdir.rglob("*.log")]:
         if path.is_file():
-            assert topo.password not in path.read_text(errors="replace"), f"password found in {path.name}"
+            assert topo.password not in path.read_text(errors="replace"), (
+                f"password found in {path.name}"
+            )
     # Runtime configs hold it, readable by their owner only.
     for node in topo.nodes:
         for conf in node.run_dir.glob("*.conf"):

@@ -37,8 +37,9 @@ def load_client(repo: Path) -> ModuleType:
     return module
 
 
-def loopback_env(repo: Path, hosts: list[str], redis_port: int, sentinel_port: int,
-                 password: str) -> dict[str, str]:
+def loopback_env(
+    repo: Path, hosts: list[str], redis_port: int, sentinel_port: int, password: str
+) -> dict[str, str]:
     """The rendered redis-env values, with the loopback hosts, ports and password."""
     return app_env(repo) | {
         "REDIS_HOST": ",".join(hosts),
@@ -51,7 +52,9 @@ def loopback_env(repo: Path, hosts: list[str], redis_port: int, sentinel_port: i
 class GeneratedApp:
     """The generated client snippet of `repo`, configured from `env` as an app would be."""
 
-    def __init__(self, repo: Path, env: Mapping[str, str], module: ModuleType | None = None) -> None:
+    def __init__(
+        self, repo: Path, env: Mapping[str, str], module: ModuleType | None = None
+    ) -> None:
         self.repo = Path(repo)
         self.env = dict(env)
         self.module = module or load_client(self.repo)

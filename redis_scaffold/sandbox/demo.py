@@ -66,17 +66,27 @@ def hook_env(aws: Mapping[str, str]) -> dict[str, str]:
     """This process's env, minus anything that could reach real AWS, plus the emulator's."""
     from redis_scaffold.sandbox import emulator
 
-    env = {k: v for k, v in os.environ.items() if k not in emulator.AWS_ENV_TO_CLEAR and k != "REDIS_PASSWORD"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in emulator.AWS_ENV_TO_CLEAR and k != "REDIS_PASSWORD"
+    }
     env.update(aws)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TEMPLATE_ROOT), env.get("PYTHONPATH")]))
     return env
 
 
-def run_hook(narrator: Narrator, args: list[str], env: Mapping[str, str], timeout: float = 120) -> None:
+def run_hook(
+    narrator: Narrator, args: list[str], env: Mapping[str, str], timeout: float = 120
+) -> None:
     """Run `redis-scaffold ARGS` as its own process, as a user would; show its output."""
     result = subprocess.run(
         [sys.executable, "-m", "redis_scaffold", *args],
-        env=dict(env), cwd=TEMPLATE_ROOT, capture_output=True, text=True, timeout=timeout,
+        env=dict(env),
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     narrator.say(result.stdout + result.stderr)
     if result.returncode != 0:
@@ -89,8 +99,14 @@ def generate(dst: Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # copier's "dirty template" notice: intended here
         copier.run_copy(
-            str(TEMPLATE_ROOT), dst, data={"service_name": SERVICE}, defaults=True,
-            unsafe=True, skip_tasks=True, quiet=True, vcs_ref="HEAD",
+            str(TEMPLATE_ROOT),
+            dst,
+            data={"service_name": SERVICE},
+            defaults=True,
+            unsafe=True,
+            skip_tasks=True,
+            quiet=True,
+            vcs_ref="HEAD",
         )
     return dst
 
@@ -118,7 +134,9 @@ def use_client(narrator: Narrator, topo) -> None:
     key = f"cart:demo:{uuid.uuid4().hex[:8]}"
     writer.set(key, "3 items", ex=300)
     master = writer.connection_pool.get_master_address()
-    narrator.say(f"writer(): SET {key} on the master {master[0]}:{master[1]}, found through Sentinel")
+    narrator.say(
+        f"writer(): SET {key} on the master {master[0]}:{master[1]}, found through Sentinel"
+    )
     synced = writer.wait(len(topo.nodes) - 1, 5000)
     narrator.say(f"WAIT: {synced} of {len(topo.nodes) - 1} replicas have it")
     value = reader.get(key)
@@ -196,18 +214,38 @@ def run_demo(workdir: Path, out: TextIO) -> None:
         narrator.step("Starting 3 redis + 3 sentinels from the generated config")
         password = emulated_password(project, endpoint, aws)
         narrator.say("password read back from the emulated secret (not shown)")
-        topo = LocalTopology(project, workdir / "topology", password=password)  # a free loopback block
-        stack.callback(lambda: narrator.say(f"stopped redis and sentinel on {', '.join(n.host for n in topo.nodes)}"))
+        topo = LocalTopology(
+            project, workdir / "topology", password=password
+        )  # a free loopback block
+        stack.callback(
+            lambda: narrator.say(
+                f"stopped redis and sentinel on {', '.join(n.host for n in topo.nodes)}"
+            )
+        )
         stack.callback(topo.close)
         topo.start()
         topo.wait_until_ready(60)
         master = topo.master_address()
-        narrator.say(f"pods on {', '.join(n.host for n in topo.nodes)}; master {master[0]}:{master[1]}")
+        narrator.say(
+            f"pods on {', '.join(n.host for n in topo.nodes)}; master {master[0]}:{master[1]}"
+        )
         pause.reached("topology")
 
         narrator.step("redis-scaffold sentinel check --strict --password-from secret")
         sentinels = [a for host, port in topo.sentinels for a in ("--sentinel", f"{host}:{port}")]
-        run_hook(narrator, ["sentinel", "check", str(project), *sentinels, "--strict", "--password-from", "secret"], env)
+        run_hook(
+            narrator,
+            [
+                "sentinel",
+                "check",
+                str(project),
+                *sentinels,
+                "--strict",
+                "--password-from",
+                "secret",
+            ],
+            env,
+        )
         pause.reached("checked")
 
         narrator.step("The generated client snippet (client/python/redis_client.py)")
@@ -224,7 +262,9 @@ def publish(project: Path, dst: Path) -> None:
     """
     if dst.exists():
         if not (dst / ".copier-answers.yml").is_file():
-            raise RuntimeError(f"{dst} exists and is not a generated repository: not overwriting it")
+            raise RuntimeError(
+                f"{dst} exists and is not a generated repository: not overwriting it"
+            )
         shutil.rmtree(dst)
     shutil.copytree(project, dst, symlinks=True)
 
@@ -240,13 +280,19 @@ def _main(args: argparse.Namespace) -> int:
             run_demo(workdir, out)
         if args.out:
             publish(workdir / SERVICE, args.out)
-            print(f"\nThe generated repository is in {args.out} (the sandbox's data was removed).", file=out)
+            print(
+                f"\nThe generated repository is in {args.out} (the sandbox's data was removed).",
+                file=out,
+            )
         print("\nDemo complete: the template, both hooks and the client work end to end.", file=out)
     except KeyboardInterrupt:
         print("\nInterrupted: everything the demo started has been stopped.", file=out)
         code = 130
     except Exception as exc:  # every failure: one line, after everything was stopped
-        print(f"\nDemo failed: {type(exc).__name__}: {exc}\nEverything the demo started has been stopped.", file=out)
+        print(
+            f"\nDemo failed: {type(exc).__name__}: {exc}\nEverything the demo started has been stopped.",
+            file=out,
+        )
         code = 1
     finally:
         if keep:
@@ -263,10 +309,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--workdir", type=Path, metavar="DIR", help="where to generate and run (kept)")
+    parser.add_argument(
+        "--workdir", type=Path, metavar="DIR", help="where to generate and run (kept)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     parser.add_argument(
-        "--out", type=Path, metavar="DIR",
+        "--out",
+        type=Path,
+        metavar="DIR",
         help="copy the generated repository here at the end (replaces a previous demo's output)",
     )
     parser.set_defaults(func=_main)

@@ -42,5 +42,9 @@ class Faults:
         env = self.stage.env(node, self.nodes) | {"PRESTOP_TIMEOUT": str(timeout_s)}
         return subprocess.run(
             ["sh", str(self.stage.script("pre-stop.sh"))],
-            env=env, capture_output=True, text=True, timeout=timeout_s + 15, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s + 15,
+            check=False,
         )

@@ -61,7 +61,9 @@ class WriteLoad:
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"write-load-{self.prefix}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"write-load-{self.prefix}", daemon=True
+        )
 
     def key(self, seq: int) -> str:
         return f"{self.prefix}:{seq:09d}"
@@ -110,7 +112,7 @@ class WriteLoad:
         """Bounded wait until `count` writes issued after `after` are acknowledged."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if sum(1 for a in self.acks[-count - 5:] if a.started > after) >= count:
+            if sum(1 for a in self.acks[-count - 5 :] if a.started > after) >= count:
                 return True
             time.sleep(0.02)
         return False
@@ -132,9 +134,11 @@ class WriteLoad:
         acks = self.acks if acks is None else acks
         lost = []
         for i in range(0, len(acks), 1000):
-            batch = acks[i:i + 1000]
+            batch = acks[i : i + 1000]
             values = reader.mget([self.key(a.seq) for a in batch])
-            lost += [a.seq for a, v in zip(batch, values) if v is None or int(v) != a.seq]
+            lost += [
+                a.seq for a, v in zip(batch, values, strict=True) if v is None or int(v) != a.seq
+            ]
         return lost
 
 

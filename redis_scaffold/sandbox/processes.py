@@ -58,8 +58,11 @@ def stop_all(procs: dict[Key, subprocess.Popen], grace_s: float = STOP_GRACE_S) 
             live = {k: p for k, p in live.items() if p.poll() is None}
             time.sleep(0.02)
     for (index, role), p in live.items():
-        print(f"{role} of node {index} did not stop within {grace_s:g} s of SIGTERM: killed",
-              file=sys.stderr, flush=True)
+        print(
+            f"{role} of node {index} did not stop within {grace_s:g} s of SIGTERM: killed",
+            file=sys.stderr,
+            flush=True,
+        )
         p.kill()
         p.wait()
     procs.clear()

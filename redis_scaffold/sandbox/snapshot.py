@@ -16,7 +16,9 @@ from pathlib import Path
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
 # The release the working tree becomes: v<project.version>, as the portal export names it.
-TEMPLATE_TAG = "v" + tomllib.loads((TEMPLATE_ROOT / "pyproject.toml").read_text())["project"]["version"]
+TEMPLATE_TAG = (
+    "v" + tomllib.loads((TEMPLATE_ROOT / "pyproject.toml").read_text())["project"]["version"]
+)
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -27,9 +29,7 @@ def git(cwd: Path, *args: str) -> str:
 
 def snapshot_template(dst: Path, tag: str = TEMPLATE_TAG, root: Path = TEMPLATE_ROOT) -> Path:
     """Copy the tracked and untracked-but-not-ignored files into a fresh tagged repo."""
-    files = git(
-        root, "ls-files", "--cached", "--others", "--exclude-standard", "-z"
-    ).split("\0")
+    files = git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
     for rel in filter(None, files):
         src = root / rel
         if src.is_file():
@@ -38,8 +38,15 @@ def snapshot_template(dst: Path, tag: str = TEMPLATE_TAG, root: Path = TEMPLATE_
     git(dst, "init", "-q", "-b", "main")
     git(dst, "add", "-A")
     git(
-        dst, "-c", "user.name=test", "-c", "user.email=test@example.invalid",
-        "commit", "-q", "-m", "snapshot",
+        dst,
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "snapshot",
     )
     git(dst, "tag", tag)
     return dst

@@ -37,7 +37,7 @@ def generated_value(repo: Path, conf: str, directive: str) -> str:
     sentinel.conf): what the pods run, whatever the answers file records."""
     words = directive.split()
     for line in (Path(repo) / CONFIG_SUBDIR / conf).read_text().splitlines():
-        if line.split()[:len(words)] == words:
+        if line.split()[: len(words)] == words:
             return line.split()[-1]
     raise TopologyError(f"{directive} is not in the generated {conf}")
 
@@ -63,8 +63,15 @@ class Timing:
 class ConfigStage:
     """The work dir of one topology: the staged config/, per-node dirs, logs, env."""
 
-    def __init__(self, repo: Path, workdir: Path, master_set: str, password: str,
-                 timing: Timing, bin_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        workdir: Path,
+        master_set: str,
+        password: str,
+        timing: Timing,
+        bin_dir: Path | None = None,
+    ) -> None:
         self.repo = Path(repo)
         self.workdir = Path(workdir)
         self.config_dir = self.workdir / "config"
@@ -103,9 +110,13 @@ class ConfigStage:
         self.extra_conf("redis").write_text(redis_lines)
         lines = []
         if self.timing.down_after_ms is not None:
-            lines.append(f"sentinel down-after-milliseconds {self.master_set} {self.timing.down_after_ms}")
+            lines.append(
+                f"sentinel down-after-milliseconds {self.master_set} {self.timing.down_after_ms}"
+            )
         if self.timing.failover_timeout_ms is not None:
-            lines.append(f"sentinel failover-timeout {self.master_set} {self.timing.failover_timeout_ms}")
+            lines.append(
+                f"sentinel failover-timeout {self.master_set} {self.timing.failover_timeout_ms}"
+            )
         self.extra_conf("sentinel").write_text("".join(f"{line}\n" for line in lines))
         for node in nodes:
             node.data_dir.mkdir(parents=True, exist_ok=True)
@@ -114,12 +125,16 @@ class ConfigStage:
 
     def _redis_major(self) -> int:
         """The major version of the redis-server the start script will run (0: unknown)."""
-        path = os.pathsep.join(filter(None, [self.bin_dir and str(self.bin_dir), os.environ.get("PATH")]))
+        path = os.pathsep.join(
+            filter(None, [self.bin_dir and str(self.bin_dir), os.environ.get("PATH")])
+        )
         server = shutil.which("redis-server", path=path)
         if not server:
             return 0
         try:
-            out = subprocess.run([server, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+            out = subprocess.run(
+                [server, "--version"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return 0
         match = re.search(r"\bv=(\d+)\.", out)
@@ -127,7 +142,12 @@ class ConfigStage:
 
     def launch(self, node: Node, nodes: list[Node], role: str) -> Launch:
         """The start script of `role` (start-redis.sh or start-sentinel.sh) for `node`."""
-        return Launch(self.script(SCRIPTS[role]), self.env(node, nodes, role), node.data_dir, self.log_path(node, role))
+        return Launch(
+            self.script(SCRIPTS[role]),
+            self.env(node, nodes, role),
+            node.data_dir,
+            self.log_path(node, role),
+        )
 
     def env(self, node: Node, nodes: list[Node], role: str = "redis") -> dict[str, str]:
         """The environment a pod gives `role`'s container (it holds the password)."""

@@ -22,8 +22,13 @@ class StateError(TopologyError):
     """The expected state was not reached (or nobody answered)."""
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, what: str,
-               describe: Callable[[], object] | None = None, interval: float = 0.1) -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    what: str,
+    describe: Callable[[], object] | None = None,
+    interval: float = 0.1,
+) -> T:
     """Poll predicate() until truthy (returned) or `timeout` seconds pass (StateError,
     with describe() in the message)."""
     deadline = time.monotonic() + timeout
@@ -49,8 +54,12 @@ class StateReader:
         """A redis-py client to the node's redis (or sentinel), authenticated."""
         port = node.redis_port if role == "redis" else node.sentinel_port
         return redis.Redis(
-            host=node.host, port=port, password=self.password,
-            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
+            host=node.host,
+            port=port,
+            password=self.password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=True,
         )
 
     def replication(self, node: Node, timeout: float = 0.5) -> dict | None:
@@ -65,7 +74,11 @@ class StateReader:
         """Some redis is a master that lists every other node as its replica."""
         for node in self.nodes:
             info = self.replication(node)
-            if info and info.get("role") == "master" and info.get("connected_slaves", 0) >= len(self.nodes) - 1:
+            if (
+                info
+                and info.get("role") == "master"
+                and info.get("connected_slaves", 0) >= len(self.nodes) - 1
+            ):
                 return True
         return False
 
@@ -83,7 +96,10 @@ class StateReader:
 
     def status(self) -> dict:
         """Role and view of every process; errors as strings (never the password)."""
-        return {node.host: self._redis_view(node) | {"sentinel": self._sentinel_view(node)} for node in self.nodes}
+        return {
+            node.host: self._redis_view(node) | {"sentinel": self._sentinel_view(node)}
+            for node in self.nodes
+        }
 
     def _redis_view(self, node: Node) -> dict:
         try:
@@ -93,11 +109,16 @@ class StateReader:
             return {"role": f"down ({type(exc).__name__})"}
         if info["role"] == "master":
             replicas = sorted(
-                v["ip"] for k, v in info.items()
+                v["ip"]
+                for k, v in info.items()
                 if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
             )
             return {"role": "master", "replicas": replicas}
-        return {"role": info["role"], "master": info.get("master_host"), "link": info.get("master_link_status")}
+        return {
+            "role": info["role"],
+            "master": info.get("master_host"),
+            "link": info.get("master_link_status"),
+        }
 
     def _sentinel_view(self, node: Node) -> dict | str:
         try:
@@ -122,7 +143,9 @@ class StateReader:
             return False
         master = masters[0]
         for host, e in st.items():
-            if host != master and (e["role"] != "slave" or e["master"] != master or e["link"] != "up"):
+            if host != master and (
+                e["role"] != "slave" or e["master"] != master or e["link"] != "up"
+            ):
                 return False
             s = e["sentinel"]
             if not isinstance(s, dict) or s["master"] != master or s["down"]:

@@ -81,16 +81,25 @@ class LocalTopology:
         self.password = password or secrets.token_urlsafe(24)
         self.timing = Timing(down_after_ms, failover_timeout_ms)
         self.block = (
-            AddressBlock.fixed(host_base, count) if host_base
+            AddressBlock.fixed(host_base, count)
+            if host_base
             else AddressBlock.reserve(count, [self.redis_port, self.sentinel_port])
         )
         self._released = weakref.finalize(self, self.block.release)
         self.nodes: list[Node] = [
-            Node(i, host, self.redis_port, self.sentinel_port,
-                 self.workdir / f"node{i}" / "data", self.workdir / f"node{i}" / "run")
+            Node(
+                i,
+                host,
+                self.redis_port,
+                self.sentinel_port,
+                self.workdir / f"node{i}" / "data",
+                self.workdir / f"node{i}" / "run",
+            )
             for i, host in enumerate(self.block.hosts)
         ]
-        self.stage = ConfigStage(self.repo, self.workdir, self.master_set, self.password, self.timing, bin_dir)
+        self.stage = ConfigStage(
+            self.repo, self.workdir, self.master_set, self.password, self.timing, bin_dir
+        )
         self.supervisor = Supervisor()
         self.faults = Faults(self.stage, self.supervisor, self.nodes)
         self.state = StateReader(self.nodes, self.master_set, self.password)
@@ -199,14 +208,21 @@ class LocalTopology:
         """Block (at most `timeout` s) until is_ready(); raise TopologyError otherwise."""
         for (index, role), code in self.supervisor.exited():
             raise TopologyError(f"{role} of node {index} exited ({code}); see its log")
-        self.wait_until(self.state.is_ready, timeout, "one master, synced replicas, agreeing sentinels")
+        self.wait_until(
+            self.state.is_ready, timeout, "one master, synced replicas, agreeing sentinels"
+        )
         return self
 
     # ------------------------------------------------------------------ the app
     def app_env(self) -> dict[str, str]:
         """What the generated redis-env component gives the app, on these loopback pods."""
-        return loopback_env(self.repo, [n.host for n in self.nodes], self.redis_port, self.sentinel_port,
-                            self.password)
+        return loopback_env(
+            self.repo,
+            [n.host for n in self.nodes],
+            self.redis_port,
+            self.sentinel_port,
+            self.password,
+        )
 
     def app(self) -> GeneratedApp:
         """The generated client snippet (client/python/redis_client.py), set up from app_env()."""
