@@ -89,9 +89,9 @@ def generated_down_after_ms(repo) -> int:
     return int(generated_value(repo, "sentinel.conf", "sentinel down-after-milliseconds"))
 
 
-def measure(timings: list[str], runs: int) -> list[dict]:
+def measure(timings: list[str], runs: int, engine: str = "redis") -> list[dict]:
     results = []
-    with generated_repo() as repo:
+    with generated_repo({"engine": engine}) as repo:
         generated_down_after = generated_down_after_ms(repo)
         for name in timings:
             kwargs = TIMINGS[name]
@@ -106,6 +106,7 @@ def measure(timings: list[str], runs: int) -> list[dict]:
             target = down_after / 1000 + SLACK_S
             results.append(
                 {
+                    "engine": engine,
                     "timing": name,
                     "down_after_ms": down_after,
                     "runs": runs,
@@ -139,12 +140,23 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks failover")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--timing", choices=list(TIMINGS), action="append", help="default: both")
+    parser.add_argument(
+        "--engine",
+        choices=["redis", "valkey"],
+        action="append",
+        help="the generated engine (default: redis); repeat for both",
+    )
     args, _ = parser.parse_known_args(argv)
-    results = measure(args.timing or list(TIMINGS), args.runs)
+    results = [
+        r
+        for engine in (args.engine or ["redis"])
+        for r in measure(args.timing or list(TIMINGS), args.runs, engine)
+    ]
     emit(
         "failover",
         {"results": results},
         [
+            "engine",
             "timing",
             "down-after (ms)",
             "median recovery (s)",
@@ -157,6 +169,7 @@ def main(argv: list[str]) -> int:
         ],
         [
             [
+                r["engine"],
                 r["timing"],
                 r["down_after_ms"],
                 r["median_recovery_s"],

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import copier
 
-from redis_scaffold.sandbox.snapshot import snapshot_template
+from redis_scaffold.sandbox.snapshot import TEMPLATE_TAG, snapshot_template
 from redis_scaffold.sandbox.topology import LocalTopology
 
-TAG = "v0.1.0"
+TAG = TEMPLATE_TAG
 READY_S = 60
 
 

@@ -7,7 +7,7 @@ template rendered (`deployment`), never from the answers file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -61,17 +61,35 @@ class Deployment:
     master_set: str
     redis_port: int
     sentinel_port: int
+    # The engine's programs the containers run: SERVER_COMMAND, SENTINEL_COMMAND,
+    # CLI_COMMAND -> redis-server, ... or valkey-server, ...
+    commands: dict[str, str] = field(default_factory=dict)
+
+
+COMMANDS = ("SERVER_COMMAND", "SENTINEL_COMMAND", "CLI_COMMAND")
 
 
 def deployment(project: Path) -> Deployment:
-    """The pod count (the StatefulSet), master set and ports (the app's env)."""
+    """The pod count (the StatefulSet), master set and ports (the app's env), and the
+    engine's programs (the StatefulSet's container env)."""
     path = Path(project) / STATEFULSET
     if not path.is_file():
         raise NotGeneratedError(f"{path} not found: is {project} a generated repository?")
-    statefulset = next(d for d in yaml.safe_load_all(path.read_text())
-                       if d and d.get("kind") == "StatefulSet")
+    statefulset = next(
+        d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "StatefulSet"
+    )
     env = app_env(project)
-    return Deployment(pods=int(statefulset["spec"]["replicas"]),
-                      master_set=env["REDIS_MASTER_SET"],
-                      redis_port=int(env["REDIS_READ_PORT"]),
-                      sentinel_port=int(env["REDIS_SENTINEL_PORT"]))
+    containers = statefulset["spec"]["template"]["spec"]["containers"]
+    commands = {
+        e["name"]: e["value"]
+        for c in containers
+        for e in c.get("env", [])
+        if e["name"] in COMMANDS and "value" in e
+    }
+    return Deployment(
+        pods=int(statefulset["spec"]["replicas"]),
+        master_set=env["REDIS_MASTER_SET"],
+        redis_port=int(env["REDIS_READ_PORT"]),
+        sentinel_port=int(env["REDIS_SENTINEL_PORT"]),
+        commands=commands,
+    )

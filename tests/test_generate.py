@@ -44,17 +44,31 @@ def test_defaults_reproduce_the_runbook_example(generate):
     # The short interview: only what was asked is recorded; the tuning follows the
     # template's defaults, and computed values are derived again on every render.
     assert set(answers) - {"_commit", "_src_path"} == {
-        "service_name", "owner", "redis_namespace", "app_namespace", "secret_delivery",
-        "aws_region", "size", "customise", "create_secret", "check_sentinel"}
+        "service_name",
+        "owner",
+        "redis_namespace",
+        "app_namespace",
+        "engine",
+        "secret_delivery",
+        "aws_region",
+        "size",
+        "customise",
+        "create_secret",
+        "check_sentinel",
+    }
     assert answers["secret_delivery"] == "argocd-vault-plugin"
     assert answers["service_name"] == "shopping-cart" and answers["size"] == "small"
     assert answers["customise"] is False
     statefulset = (repo / "manifest/redis/base/statefulset.yaml").read_text()
     assert "replicas: 3" in statefulset and 'memory: "512Mi"' in statefulset
-    assert "sentinel monitor shopping-cart-redis" in (
-        repo / "manifest/redis/base/config/sentinel.conf").read_text()
-    assert '"secret_name": "shopping-cart-redis"' in (
-        repo / "terraform/terraform.tfvars.json").read_text()
+    assert (
+        "sentinel monitor shopping-cart-redis"
+        in (repo / "manifest/redis/base/config/sentinel.conf").read_text()
+    )
+    assert (
+        '"secret_name": "shopping-cart-redis"'
+        in (repo / "terraform/terraform.tfvars.json").read_text()
+    )
 
     readme = (repo / "README.md").read_text()
     # the runbook dropped ".svc"; the generated runbook must not
@@ -81,12 +95,26 @@ def test_defaults_reproduce_the_runbook_example(generate):
 
 
 MATRIX = [
-    {"customise": True, "redis_replicas": 5, "redis_namespace": "data", "app_namespace": "checkout"},
-    {"customise": True, "service_name": "orders", "kms_key_id": "alias/orders-redis",
-     "storage_class": "gp3"},
-    {"customise": True, "redis_cpu_limit": "1", "redis_memory_limit": "2Gi",
-     "aws_region": "eu-west-1"},
+    {
+        "customise": True,
+        "redis_replicas": 5,
+        "redis_namespace": "data",
+        "app_namespace": "checkout",
+    },
+    {
+        "customise": True,
+        "service_name": "orders",
+        "kms_key_id": "alias/orders-redis",
+        "storage_class": "gp3",
+    },
+    {
+        "customise": True,
+        "redis_cpu_limit": "1",
+        "redis_memory_limit": "2Gi",
+        "aws_region": "eu-west-1",
+    },
     {"size": "large", "service_name": "search"},
+    {"engine": "valkey", "service_name": "sessions"},
 ]
 
 
@@ -108,6 +136,11 @@ def test_other_answers_render_completely(generate, answers):
     readme = (repo / "README.md").read_text()
     namespace = answers.get("redis_namespace", "redis")
     assert f"{service}-redis.{namespace}.svc.cluster.local" in readme
+    if answers.get("engine") == "valkey":  # the image, the programs and the prose follow
+        statefulset = (repo / "manifest/redis/base/statefulset.yaml").read_text()
+        assert 'image: "valkey/valkey:' in statefulset and "value: valkey-sentinel" in statefulset
+        assert "redis:" not in statefulset and "Valkey Sentinel" in readme.splitlines()[0]
+        assert "Valkey Sentinel" in (repo / "catalog-info.yaml").read_text()
     if answers.get("size") == "large":  # the preset sets memory, CPU and volume together
         statefulset = (repo / "manifest/redis/base/statefulset.yaml").read_text()
         assert 'memory: "8Gi"' in statefulset and 'cpu: "1"' in statefulset
@@ -177,11 +210,23 @@ def test_copier_cli_names_the_field_and_the_rule(template_src, tmp_path):
     dst = tmp_path / "svc"
     result = subprocess.run(
         [
-            sys.executable, "-m", "copier", "copy", "--trust", "--defaults",
-            "--vcs-ref", TEMPLATE_TAG, "--data", "customise=true", "--data", "redis_replicas=4",
-            str(template_src), str(dst),
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--trust",
+            "--defaults",
+            "--vcs-ref",
+            TEMPLATE_TAG,
+            "--data",
+            "customise=true",
+            "--data",
+            "redis_replicas=4",
+            str(template_src),
+            str(dst),
         ],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "redis_replicas" in result.stderr and "odd" in result.stderr
@@ -190,7 +235,9 @@ def test_copier_cli_names_the_field_and_the_rule(template_src, tmp_path):
 
 # A generated password would be a long run of letters and digits (both hooks and
 # Terraform make 40 of them); nothing that long and that mixed belongs in the tree.
-TOKEN = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{20,}(?![A-Za-z0-9])")
+TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{20,}(?![A-Za-z0-9])"
+)
 
 
 @pytest.mark.parametrize("answers", [{}, MATRIX[1]], ids=["defaults", "kms"])
@@ -202,7 +249,9 @@ def test_no_plaintext_secret_anywhere(generate, answers):
     for path in repo.rglob("*"):
         if path.is_file():
             tokens = TOKEN.findall(path.read_text())
-            assert not tokens, f"{path.relative_to(repo)} holds {len(tokens)} password-like token(s)"
+            assert not tokens, (
+                f"{path.relative_to(repo)} holds {len(tokens)} password-like token(s)"
+            )
 
     # The only ways the password enters the tree: a placeholder, a secretKeyRef, a
     # write-only Terraform argument fed by an ephemeral value, and environment variables.
@@ -215,17 +264,24 @@ def test_no_plaintext_secret_anywhere(generate, answers):
     assert "ephemeral.aws_secretsmanager_random_password" in terraform
 
 
-OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
-                 "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
+OIDC_PROVIDER = (
+    "arn:aws:iam::123456789012:oidc-provider/"
+    "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+)
 ESO_OWN_STORE = {"secret_delivery": "external-secrets", "oidc_provider_arn": OIDC_PROVIDER}
 ESO_CLUSTER_STORE = {"secret_delivery": "external-secrets", "secret_store": "aws-secrets-manager"}
 AVP_ONLY = {"manifest/components/redis-secret/secret.yaml"}
 ESO_ONLY = {"manifest/components/redis-secret/external-secret.yaml"}
-OWN_STORE_ONLY = {"manifest/components/redis-secret/secret-store.yaml",
-                  "terraform/secret-reader.tf", "terraform/secret-reader.auto.tfvars.json"}
+OWN_STORE_ONLY = {
+    "manifest/components/redis-secret/secret-store.yaml",
+    "terraform/secret-reader.tf",
+    "terraform/secret-reader.auto.tfvars.json",
+}
 
 
-@pytest.mark.parametrize("answers", [ESO_OWN_STORE, ESO_CLUSTER_STORE], ids=["own-store", "cluster-store"])
+@pytest.mark.parametrize(
+    "answers", [ESO_OWN_STORE, ESO_CLUSTER_STORE], ids=["own-store", "cluster-store"]
+)
 def test_external_secrets_leave_no_trace_of_argocd_vault_plugin(generate, answers):
     repo = generate(answers)
     files = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()}
@@ -242,9 +298,14 @@ def test_external_secrets_leave_no_trace_of_argocd_vault_plugin(generate, answer
         assert "<path:" not in text and "vault" not in text.lower() and "AVP" not in text, rel
     makefile = (repo / "Makefile").read_text()
     assert re.search(r"^deploy:.*\n\tkubectl apply -k manifest/redis/base$", makefile, re.M)
-    assert re.search(r"^render:.*\n.*\n\t\$\(KUSTOMIZE\) manifest/redis/base > rendered/redis.yaml$",
-                     makefile, re.M)
-    assert 'install-tools.sh "$(TOOLS_DIR)" "$(TERRAFORM_VERSION)" "$(KUBECTL_VERSION)"\n' in makefile
+    assert re.search(
+        r"^render:.*\n.*\n\t\$\(KUSTOMIZE\) manifest/redis/base > rendered/redis.yaml$",
+        makefile,
+        re.M,
+    )
+    assert (
+        'install-tools.sh "$(TOOLS_DIR)" "$(TERRAFORM_VERSION)" "$(KUBECTL_VERSION)"\n' in makefile
+    )
     readme = (repo / "README.md").read_text()
     assert "refreshInterval: 1h" in readme and "Rotation" in readme
     assert ("EKS Pod Identity" in readme) == own_store
@@ -264,17 +325,28 @@ BAD_DELIVERY = [
     ({"secret_delivery": "sops"}, "secret_delivery", "Invalid choice"),
     (ESO_CLUSTER_STORE | {"secret_store": "Platform_Store"}, "secret_store", "DNS-1123 subdomain"),
     ({"secret_delivery": "external-secrets"}, "oidc_provider_arn", "when secret_store is empty"),
-    (ESO_OWN_STORE | {"oidc_provider_arn": "arn:aws:iam::12345:oidc-provider/x"}, "oidc_provider_arn",
-     "IAM OIDC provider"),
-    (ESO_OWN_STORE | {"oidc_provider_arn": "arn:aws:iam::123456789012:role/x"}, "oidc_provider_arn",
-     "IAM OIDC provider"),
-    (ESO_CLUSTER_STORE | {"oidc_provider_arn": OIDC_PROVIDER}, "oidc_provider_arn",
-     "must be empty when secret_store names a ClusterSecretStore"),
+    (
+        ESO_OWN_STORE | {"oidc_provider_arn": "arn:aws:iam::12345:oidc-provider/x"},
+        "oidc_provider_arn",
+        "IAM OIDC provider",
+    ),
+    (
+        ESO_OWN_STORE | {"oidc_provider_arn": "arn:aws:iam::123456789012:role/x"},
+        "oidc_provider_arn",
+        "IAM OIDC provider",
+    ),
+    (
+        ESO_CLUSTER_STORE | {"oidc_provider_arn": OIDC_PROVIDER},
+        "oidc_provider_arn",
+        "must be empty when secret_store names a ClusterSecretStore",
+    ),
 ]
 
 
 @pytest.mark.parametrize("answers,field,rule", BAD_DELIVERY, ids=[f for _, f, _ in BAD_DELIVERY])
-def test_bad_secret_delivery_answers_are_refused_naming_the_fields(generate, tmp_path, answers, field, rule):
+def test_bad_secret_delivery_answers_are_refused_naming_the_fields(
+    generate, tmp_path, answers, field, rule
+):
     with pytest.raises(ValueError) as excinfo:
         generate(answers, name="rejected")
     message = str(excinfo.value)
@@ -288,6 +360,6 @@ def test_every_question_is_documented():
     root = Path(__file__).resolve().parents[1]
     questions = yaml.safe_load((root / "copier.yml").read_text())
     documented = (root / "docs" / "questions.md").read_text()
-    for name, spec in questions.items():
+    for name, _spec in questions.items():
         if not name.startswith("_"):
             assert f"`{name}`" in documented, f"docs/questions.md does not mention {name}"

@@ -27,8 +27,10 @@ import yaml
 K8S_VERSION = "1.31.0"
 PLACEHOLDER = r"^<path:[^#<>]+#[^#<>]+>$"
 ESO_SCHEMAS = Path(__file__).parent / "data" / "external-secrets"
-OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
-                 "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
+OIDC_PROVIDER = (
+    "arn:aws:iam::123456789012:oidc-provider/"
+    "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+)
 
 CASES = {
     "defaults": {},
@@ -63,6 +65,7 @@ CASES = {
     "external-secrets-cluster-store": {
         "secret_delivery": "external-secrets",
         "secret_store": "aws-secrets-manager",
+        "engine": "valkey",
         "service_name": "orders",
         "app_deployment": "orders-api",
         "secret_key": "redis-password",
@@ -74,11 +77,21 @@ CASES = {
 def expected(answers: dict) -> dict:
     """What the answers should produce, derived here independently of copier.yml."""
     a = {
-        "service_name": "shopping-cart", "redis_namespace": "redis", "redis_replicas": 3,
-        "redis_port": 6379, "sentinel_port": 26379, "storage_class": "", "storage_size": "8Gi",
-        "redis_cpu_limit": "", "redis_memory_limit": "512Mi", "cluster_domain": "cluster.local",
-        "secret_key": "db-password", "secret_delivery": "argocd-vault-plugin",
-        "secret_store": "", "aws_region": "us-east-1",
+        "service_name": "shopping-cart",
+        "redis_namespace": "redis",
+        "redis_replicas": 3,
+        "redis_port": 6379,
+        "sentinel_port": 26379,
+        "storage_class": "",
+        "storage_size": "8Gi",
+        "redis_cpu_limit": "",
+        "redis_memory_limit": "512Mi",
+        "cluster_domain": "cluster.local",
+        "secret_key": "db-password",
+        "secret_delivery": "argocd-vault-plugin",
+        "secret_store": "",
+        "aws_region": "us-east-1",
+        "engine": "redis",
     } | answers
     svc = a["service_name"]
     a.setdefault("secret_name", f"{svc}-redis")
@@ -114,9 +127,16 @@ OBJECT_META = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-                 "maxLength": 253},
-        "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+        "name": {
+            "type": "string",
+            "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+            "maxLength": 253,
+        },
+        "namespace": {
+            "type": "string",
+            "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            "maxLength": 63,
+        },
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
         "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
     },
@@ -135,9 +155,12 @@ def strict(schema: dict) -> dict:
 
     def close(node):
         if isinstance(node, dict):
-            if (node.get("type") == "object" and "properties" in node
-                    and "additionalProperties" not in node
-                    and not node.get("x-kubernetes-preserve-unknown-fields")):
+            if (
+                node.get("type") == "object"
+                and "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
                 node["additionalProperties"] = False
             for value in node.values():
                 close(value)
@@ -170,7 +193,9 @@ def validate_strictly(objects: list[dict], where: str) -> None:
             assert obj["apiVersion"] == "external-secrets.io/v1", name
             errors = sorted(eso_validator(obj["kind"]).iter_errors(obj), key=lambda e: list(e.path))
             if errors:
-                pytest.fail(f"{name}: " + "; ".join(f"{e.message} at {list(e.path)}" for e in errors))
+                pytest.fail(
+                    f"{name}: " + "; ".join(f"{e.message} at {list(e.path)}" for e in errors)
+                )
         else:
             try:
                 kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
@@ -179,8 +204,12 @@ def validate_strictly(objects: list[dict], where: str) -> None:
 
 
 def one(objects: list[dict], kind: str, name: str | None = None) -> dict:
-    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(found) == 1, f"expected one {kind} {name or ''}, got {[o['metadata']['name'] for o in found]}"
+    found = [
+        o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
+    assert len(found) == 1, (
+        f"expected one {kind} {name or ''}, got {[o['metadata']['name'] for o in found]}"
+    )
     return found[0]
 
 
@@ -222,8 +251,16 @@ def password_secret(objs: list[dict], e: dict, namespace: str) -> tuple[str, set
 
 def check_redis_base(objs: list[dict], e: dict) -> None:
     assert sorted(o["kind"] for o in objs) == sorted(
-        ["ServiceAccount", "ConfigMap", "Service", "Service", "StatefulSet",
-         "PodDisruptionBudget", "NetworkPolicy", *delivery_kinds(e)]
+        [
+            "ServiceAccount",
+            "ConfigMap",
+            "Service",
+            "Service",
+            "StatefulSet",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+            *delivery_kinds(e),
+        ]
     )
     assert {o["metadata"]["namespace"] for o in objs} == {e["redis_namespace"]}
 
@@ -242,7 +279,12 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
 
     # Non-root, read-only, no capabilities, RuntimeDefault seccomp, no API token.
     psc = pod["securityContext"]
-    assert (psc["runAsNonRoot"], psc["runAsUser"], psc["runAsGroup"], psc["fsGroup"]) == (True, 10001, 10001, 10001)
+    assert (psc["runAsNonRoot"], psc["runAsUser"], psc["runAsGroup"], psc["fsGroup"]) == (
+        True,
+        10001,
+        10001,
+        10001,
+    )
     assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
@@ -259,27 +301,45 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
 
     containers = {c["name"]: c for c in pod["containers"]}
     assert set(containers) == {"redis", "sentinel"}
-    for name, c in containers.items():
-        assert c["image"] == f"redis:{e.get('redis_version', '7.4.6')}"
+    for _name, c in containers.items():
+        image, release = {"redis": ("redis", "7.4.6"), "valkey": ("valkey/valkey", "9.1.2")}[
+            e["engine"]
+        ]
+        assert c["image"] == f"{image}:{e.get('redis_version', release)}"
+        env = {v["name"]: v.get("value") for v in c["env"]}
+        assert [env[f"{k}_COMMAND"] for k in ("SERVER", "SENTINEL", "CLI")] == [
+            f"{e['engine']}-server",
+            f"{e['engine']}-sentinel",
+            f"{e['engine']}-cli",
+        ]
         csc = c["securityContext"]
         assert csc["readOnlyRootFilesystem"] is True
         assert csc["allowPrivilegeEscalation"] is False
         assert csc["capabilities"] == {"drop": ["ALL"]}
-        commands = [c["command"]] + [c[p]["exec"]["command"] for p in ("startupProbe", "livenessProbe", "readinessProbe")]
+        commands = [c["command"]] + [
+            c[p]["exec"]["command"] for p in ("startupProbe", "livenessProbe", "readinessProbe")
+        ]
         if "lifecycle" in c:
             commands.append(c["lifecycle"]["preStop"]["exec"]["command"])
         for command in commands:
             script = command[1]
-            assert script.startswith("/config/") and script.removeprefix("/config/") in cm["data"], command
+            assert (
+                script.startswith("/config/") and script.removeprefix("/config/") in cm["data"]
+            ), command
         env = {v["name"]: v for v in c["env"]}
         assert env["PEER_HOSTS"]["value"].split() == e["peers"]
-        assert env["ANNOUNCE_HOST"]["value"] == f"$(POD_NAME).{e['headless']}.{e['redis_namespace']}.svc.{e['cluster_domain']}"
+        assert (
+            env["ANNOUNCE_HOST"]["value"]
+            == f"$(POD_NAME).{e['headless']}.{e['redis_namespace']}.svc.{e['cluster_domain']}"
+        )
         ref = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]
         assert ref == {"name": secret_name, "key": e["secret_key"]}
         assert ref["key"] in secret_keys
         assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
     assert containers["redis"]["ports"] == [{"name": "redis", "containerPort": e["redis_port"]}]
-    assert containers["sentinel"]["ports"] == [{"name": "sentinel", "containerPort": e["sentinel_port"]}]
+    assert containers["sentinel"]["ports"] == [
+        {"name": "sentinel", "containerPort": e["sentinel_port"]}
+    ]
     assert "preStop" in containers["redis"]["lifecycle"]
     redis_limits = containers["redis"]["resources"]["limits"]
     assert redis_limits.get("cpu", "") == e["redis_cpu_limit"]
@@ -291,7 +351,10 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
 
     # Services: the headless one publishes not-ready pods; the ClusterIP one selects every pod.
     headless = one(objs, "Service", e["headless"])
-    assert headless["spec"]["clusterIP"] == "None" and headless["spec"]["publishNotReadyAddresses"] is True
+    assert (
+        headless["spec"]["clusterIP"] == "None"
+        and headless["spec"]["publishNotReadyAddresses"] is True
+    )
     service = one(objs, "Service", e["name"])
     assert service["spec"]["type"] == "ClusterIP"
     for svc in (headless, service):
@@ -317,12 +380,25 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
     keys = [" ".join(line[:2]) for line in sentinel]
     assert keys.index("sentinel resolve-hostnames") < keys.index("sentinel monitor")
     assert ["sentinel", "announce-hostnames", "yes"] in sentinel
-    assert ["sentinel", "monitor", e["master_set"], e["peers"][0], str(e["redis_port"]), str(e["quorum"])] in sentinel
+    assert [
+        "sentinel",
+        "monitor",
+        e["master_set"],
+        e["peers"][0],
+        str(e["redis_port"]),
+        str(e["quorum"]),
+    ] in sentinel
     assert ["sentinel", "down-after-milliseconds", e["master_set"], "10000"] in sentinel
     assert ["sentinel", "failover-timeout", e["master_set"], "180000"] in sentinel
     redis_conf = conf_lines(cm["data"]["redis.conf"])
-    for line in (["appendonly", "yes"], ["min-replicas-to-write", "1"], ["min-replicas-max-lag", "10"],
-                 ["maxmemory", str(e["maxmemory"])], ["replica-read-only", "yes"], ["port", str(e["redis_port"])]):
+    for line in (
+        ["appendonly", "yes"],
+        ["min-replicas-to-write", "1"],
+        ["min-replicas-max-lag", "10"],
+        ["maxmemory", str(e["maxmemory"])],
+        ["replica-read-only", "yes"],
+        ["port", str(e["redis_port"])],
+    ):
         assert line in redis_conf
     assert any(line[0] == "save" for line in redis_conf)
 
@@ -338,12 +414,23 @@ def check_secret(secret: dict, e: dict, namespace: str) -> None:
 def check_external_secret(objs: list[dict], external: dict, e: dict, namespace: str) -> None:
     """The ExternalSecret writes the Secret the pods read, from the one AWS secret, through
     a store that namespace can use: its own SecretStore (IRSA), or the platform's."""
-    assert external["metadata"] == external["metadata"] | {"name": e["name"], "namespace": namespace}
+    assert external["metadata"] == external["metadata"] | {
+        "name": e["name"],
+        "namespace": namespace,
+    }
     spec = external["spec"]
     assert spec["refreshInterval"] == "1h"
-    assert spec["target"] == {"name": e["name"], "creationPolicy": "Owner", "deletionPolicy": "Retain"}
-    assert spec["data"] == [{"secretKey": e["secret_key"],
-                             "remoteRef": {"key": e["secret_name"], "property": e["secret_key"]}}]
+    assert spec["target"] == {
+        "name": e["name"],
+        "creationPolicy": "Owner",
+        "deletionPolicy": "Retain",
+    }
+    assert spec["data"] == [
+        {
+            "secretKey": e["secret_key"],
+            "remoteRef": {"key": e["secret_name"], "property": e["secret_key"]},
+        }
+    ]
     assert "dataFrom" not in spec
     if e["secret_store"]:
         assert spec["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": e["secret_store"]}
@@ -362,7 +449,9 @@ def check_external_secret(objs: list[dict], external: dict, e: dict, namespace: 
     partition_account = OIDC_PROVIDER.split(":")[1], OIDC_PROVIDER.split(":")[4]
     assert reader["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:{}:iam::{}:role/{}-redis-reader-{}".format(
-            *partition_account, e["service_name"], e["aws_region"])}
+            *partition_account, e["service_name"], e["aws_region"]
+        )
+    }
 
 
 def check_app(objs: list[dict], e: dict, other_env: list[str]) -> None:
@@ -375,11 +464,22 @@ def check_app(objs: list[dict], e: dict, other_env: list[str]) -> None:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["name"] == e["app_container"] and container["image"]
     env = {v["name"]: v for v in container["env"]}
-    assert sorted(env) == sorted(["REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT",
-                                  "REDIS_MASTER_SET", "REDIS_PASSWORD", *other_env])
+    assert sorted(env) == sorted(
+        [
+            "REDIS_HOST",
+            "REDIS_READ_PORT",
+            "REDIS_SENTINEL_PORT",
+            "REDIS_MASTER_SET",
+            "REDIS_PASSWORD",
+            *other_env,
+        ]
+    )
     assert env["REDIS_HOST"] == {"name": "REDIS_HOST", "value": e["host"]}
     assert env["REDIS_READ_PORT"] == {"name": "REDIS_READ_PORT", "value": str(e["redis_port"])}
-    assert env["REDIS_SENTINEL_PORT"] == {"name": "REDIS_SENTINEL_PORT", "value": str(e["sentinel_port"])}
+    assert env["REDIS_SENTINEL_PORT"] == {
+        "name": "REDIS_SENTINEL_PORT",
+        "value": str(e["sentinel_port"]),
+    }
     assert env["REDIS_MASTER_SET"] == {"name": "REDIS_MASTER_SET", "value": e["master_set"]}
     assert env["REDIS_PASSWORD"] == {
         "name": "REDIS_PASSWORD",
@@ -398,15 +498,23 @@ def test_every_kustomization_renders_valid_sentinel_manifests(generate, answers)
     for path in sorted(repo.rglob("kustomization.yaml")):
         doc = yaml.safe_load(path.read_text())
         if doc["kind"] == "Component":
-            components.add(path.parent.resolve())  # rendered through the kustomizations that use them
+            components.add(
+                path.parent.resolve()
+            )  # rendered through the kustomizations that use them
             continue
         objs = kustomize(path.parent)
         validate_strictly(objs, str(path.relative_to(repo)))
         roots[path.parent.relative_to(repo).as_posix()] = objs
         for ref in doc.get("components", []):
             used.add((path.parent / ref).resolve())
-    assert {"manifest/redis/base", "manifest/examples/app", "manifest/examples/app-without-env"} <= roots.keys()
-    assert components and components <= used, f"components no kustomization uses: {components - used}"
+    assert {
+        "manifest/redis/base",
+        "manifest/examples/app",
+        "manifest/examples/app-without-env",
+    } <= roots.keys()
+    assert components and components <= used, (
+        f"components no kustomization uses: {components - used}"
+    )
 
     base = roots["manifest/redis/base"]
     check_redis_base(base, e)
@@ -426,30 +534,54 @@ def test_every_kustomization_renders_valid_sentinel_manifests(generate, answers)
 def test_the_strict_eso_schemas_refuse_what_the_operator_would_drop_or_reject(kind):
     """The vendored schemas bite: a misspelt field, a wrong enum, a missing required one."""
     good = {
-        "ExternalSecret": {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-                           "metadata": {"name": "cart-redis", "namespace": "redis"},
-                           "spec": {"secretStoreRef": {"kind": "SecretStore", "name": "cart-redis"},
-                                    "target": {"name": "cart-redis"},
-                                    "data": [{"secretKey": "k", "remoteRef": {"key": "s", "property": "k"}}]}},
-        "SecretStore": {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
-                        "metadata": {"name": "cart-redis"},
-                        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "eu-west-1",
-                                                      "auth": {"jwt": {"serviceAccountRef": {"name": "r"}}}}}}},
+        "ExternalSecret": {
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": "cart-redis", "namespace": "redis"},
+            "spec": {
+                "secretStoreRef": {"kind": "SecretStore", "name": "cart-redis"},
+                "target": {"name": "cart-redis"},
+                "data": [{"secretKey": "k", "remoteRef": {"key": "s", "property": "k"}}],
+            },
+        },
+        "SecretStore": {
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "SecretStore",
+            "metadata": {"name": "cart-redis"},
+            "spec": {
+                "provider": {
+                    "aws": {
+                        "service": "SecretsManager",
+                        "region": "eu-west-1",
+                        "auth": {"jwt": {"serviceAccountRef": {"name": "r"}}},
+                    }
+                }
+            },
+        },
     }[kind]
     validator = eso_validator(kind)
     assert list(validator.iter_errors(good)) == []
     spec = good["spec"]
     broken = {
-        "ExternalSecret": [("refreshIntervall", spec | {"refreshIntervall": "1h"}),
-                           ("kind", spec | {"secretStoreRef": {"kind": "Store", "name": "x"}}),
-                           ("remoteRef", spec | {"data": [{"secretKey": "k"}]}),
-                           ("propery", spec | {"data": [{"secretKey": "k", "remoteRef": {"key": "s", "propery": "k"}}]})],
-        "SecretStore": [("servce", {"provider": {"aws": {"servce": "SecretsManager", "region": "x"}}}),
-                        ("service", {"provider": {"aws": {"service": "Vault", "region": "x"}}}),
-                        ("region", {"provider": {"aws": {"service": "SecretsManager"}}})],
+        "ExternalSecret": [
+            ("refreshIntervall", spec | {"refreshIntervall": "1h"}),
+            ("kind", spec | {"secretStoreRef": {"kind": "Store", "name": "x"}}),
+            ("remoteRef", spec | {"data": [{"secretKey": "k"}]}),
+            (
+                "propery",
+                spec | {"data": [{"secretKey": "k", "remoteRef": {"key": "s", "propery": "k"}}]},
+            ),
+        ],
+        "SecretStore": [
+            ("servce", {"provider": {"aws": {"servce": "SecretsManager", "region": "x"}}}),
+            ("service", {"provider": {"aws": {"service": "Vault", "region": "x"}}}),
+            ("region", {"provider": {"aws": {"service": "SecretsManager"}}}),
+        ],
     }[kind]
     for field, bad_spec in broken:
         errors = list(validator.iter_errors(good | {"spec": bad_spec}))
-        assert errors and any(field in e.message or field in map(str, e.path) for e in errors), field
+        assert errors and any(field in e.message or field in map(str, e.path) for e in errors), (
+            field
+        )
     assert list(validator.iter_errors(good | {"metadata": {"name": "x", "uid": "1"}}))
     assert list(validator.iter_errors(good | {"apiVersion": "external-secrets.io/v1beta1"}))

@@ -52,6 +52,7 @@ PAYMENTS = {  # a team that changes names, pod count, quorum, KMS key, storage, 
 }
 LEDGER = {
     "service_name": "ledger",
+    "engine": "valkey",
     "customise": True,
     "system": "finance",
     "owner": "group:finance/ledger-team",
@@ -67,8 +68,10 @@ LEDGER = {
     "down_after_ms": 20000,
     "maxmemory_policy": "allkeys-lru",
 }
-OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
-                 "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
+OIDC_PROVIDER = (
+    "arn:aws:iam::123456789012:oidc-provider/"
+    "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+)
 CART_ESO = {  # External Secrets Operator with a SecretStore and reader role of its own
     "service_name": "cart",
     "secret_delivery": "external-secrets",
@@ -84,8 +87,13 @@ SEARCH_ESO = {  # External Secrets Operator through the platform's ClusterSecret
     "secret_key": "redis-password",
     "kms_key_id": "alias/search",
 }
-ANSWER_SETS = {"defaults": {}, "payments": PAYMENTS, "ledger": LEDGER, "cart-eso": CART_ESO,
-               "search-eso": SEARCH_ESO}
+ANSWER_SETS = {
+    "defaults": {},
+    "payments": PAYMENTS,
+    "ledger": LEDGER,
+    "cart-eso": CART_ESO,
+    "search-eso": SEARCH_ESO,
+}
 REPO_URL = {"repoUrl": "github.com?owner=example-org&repo=svc-redis"}
 TUNED = {"customise": True} | REPO_URL
 
@@ -93,13 +101,18 @@ TUNED = {"customise": True} | REPO_URL
 # ------------------------------------------------------------------------ helpers
 @pytest.fixture(scope="session")
 def backstage_installed() -> None:
-    missing = [p for p in (PORTAL / "node_modules", STOCK_COOKIECUTTER / "cookiecutter")
-               if not p.exists()]
+    missing = [
+        p for p in (PORTAL / "node_modules", STOCK_COOKIECUTTER / "cookiecutter") if not p.exists()
+    ]
     if missing:
         pytest.fail(f"{missing} missing: run scripts/bootstrap.sh (make test does)")
     # What a Backstage host has: cookiecutter and what it depends on, nothing of ours.
-    listed = subprocess.run([str(STOCK_COOKIECUTTER / "python"), "-m", "pip", "list",
-                             "--format=freeze"], capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [str(STOCK_COOKIECUTTER / "python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     installed = {line.split("==")[0].lower() for line in listed.stdout.split()}
     assert "cookiecutter" in installed
     assert not installed & {"copier", "redis-scaffold", "jinja2-ansible-filters", "plumbum"}
@@ -108,11 +121,20 @@ def backstage_installed() -> None:
 def backstage(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     """Run scaffold.cjs with a PATH that has node and stock cookiecutter, nothing else."""
     node = shutil.which("node")
-    env = {"PATH": os.pathsep.join([str(STOCK_COOKIECUTTER), str(Path(node).parent), "/usr/bin",
-                                    "/bin"]),
-           "HOME": str(tmp)}  # cookiecutter keeps its replay files under $HOME
-    return subprocess.run(["node", str(PORTAL / "scaffold.cjs"), *args], env=env, cwd=tmp,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        "PATH": os.pathsep.join(
+            [str(STOCK_COOKIECUTTER), str(Path(node).parent), "/usr/bin", "/bin"]
+        ),
+        "HOME": str(tmp),
+    }  # cookiecutter keeps its replay files under $HOME
+    return subprocess.run(
+        ["node", str(PORTAL / "scaffold.cjs"), *args],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def press_the_button(template: Path, answers: dict, tmp: Path) -> tuple[Path, dict]:
@@ -127,14 +149,25 @@ def press_the_button(template: Path, answers: dict, tmp: Path) -> tuple[Path, di
 
 
 def copier_copy(src: Path, answers: dict, dst: Path, tag: str = TEMPLATE_TAG) -> Path:
-    copier.run_copy(str(src), dst, data=answers, defaults=True, unsafe=True, quiet=True,
-                    vcs_ref=tag, skip_tasks=True)
+    copier.run_copy(
+        str(src),
+        dst,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref=tag,
+        skip_tasks=True,
+    )
     return dst
 
 
 def tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mode & 0o777)
-            for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mode & 0o777)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 def assert_same_repository(made_by_copier: Path, published: Path) -> tuple[dict, dict]:
@@ -147,9 +180,12 @@ def assert_same_repository(made_by_copier: Path, published: Path) -> tuple[dict,
     copier_answers, portal_answers = (yaml.safe_load(t[answers][0]) for t in (want, got))
     release = {"_commit", "_src_path"}
     assert {k: v for k, v in portal_answers.items() if k not in release} == {
-        k: v for k, v in copier_answers.items() if k not in release}
-    lines = [[line for line in t[answers][0].decode().splitlines()
-              if line.split(":")[0] not in release] for t in (want, got)]
+        k: v for k, v in copier_answers.items() if k not in release
+    }
+    lines = [
+        [line for line in t[answers][0].decode().splitlines() if line.split(":")[0] not in release]
+        for t in (want, got)
+    ]
     assert lines[0] == lines[1]
     return copier_answers, portal_answers
 
@@ -161,8 +197,9 @@ def template_src(tmp_path_factory) -> Path:
 
 # -------------------------------------------------------------------------- stories
 @pytest.mark.parametrize("name", ANSWER_SETS)
-def test_the_portal_button_makes_what_copier_makes(backstage_installed, template_src, tmp_path,
-                                                   name):
+def test_the_portal_button_makes_what_copier_makes(
+    backstage_installed, template_src, tmp_path, name
+):
     answers = ANSWER_SETS[name]
     published, calls = press_the_button(TEMPLATE, answers, tmp_path)
 
@@ -176,32 +213,58 @@ def test_the_portal_button_makes_what_copier_makes(backstage_installed, template
     assert [c["catalogInfoPath"] for c in calls["registered"]] == ["/catalog-info.yaml"]
     entities = list(yaml.safe_load_all((published / "catalog-info.yaml").read_text()))
     assert f"{answers.get('service_name', 'shopping-cart')}-redis" in [
-        e["metadata"]["name"] for e in entities]
+        e["metadata"]["name"] for e in entities
+    ]
     assert [c["id"] for c in calls["published"]] == ["publish:github"]
 
 
-GOOD_FOR_BOTH = [("kms_key_id", "alias/team/key"), ("redis_cpu_limit", ""),
-                 ("secret_recovery_window_days", 0), ("redis_replicas", 7),
-                 ("redis_memory_limit", "1.5Gi"), ("redis_cpu_request", "0.25"),
-                 ("size", "large")]
+GOOD_FOR_BOTH = [
+    ("kms_key_id", "alias/team/key"),
+    ("redis_cpu_limit", ""),
+    ("secret_recovery_window_days", 0),
+    ("redis_replicas", 7),
+    ("redis_memory_limit", "1.5Gi"),
+    ("redis_cpu_request", "0.25"),
+    ("size", "large"),
+]
 BAD_FOR_BOTH = [
-    ("service_name", "Shopping_Cart"), ("service_name", "a" * 31),
-    ("description", 'a "quoted" line'), ("description", "cache for {{ 7 * 7 }}"),
-    ("owner", "group:default/"), ("lifecycle", "retired"), ("redis_namespace", "-redis"),
-    ("redis_replicas", 4), ("redis_replicas", 11), ("down_after_ms", 999),
-    ("redis_image", "bitnami/redis"), ("redis_image", "redis:7.4"),
-    ("redis_version", "latest"), ("redis_version", "6.0.20"), ("redis_port", 80),
-    ("storage_size", "8GB"), ("redis_cpu_limit", "two"), ("redis_memory_limit", "1.5.1Gi"),
-    ("aws_region", "europe"), ("secret_name", "app-redis-AbC123"), ("kms_key_id", "my-key"),
+    ("service_name", "Shopping_Cart"),
+    ("service_name", "a" * 31),
+    ("description", 'a "quoted" line'),
+    ("description", "cache for {{ 7 * 7 }}"),
+    ("owner", "group:default/"),
+    ("lifecycle", "retired"),
+    ("redis_namespace", "-redis"),
+    ("redis_replicas", 4),
+    ("redis_replicas", 11),
+    ("down_after_ms", 999),
+    ("redis_image", "bitnami/redis"),
+    ("redis_image", "redis:7.4"),
+    ("redis_version", "latest"),
+    ("redis_port", 80),
+    ("storage_size", "8GB"),
+    ("redis_cpu_limit", "two"),
+    ("redis_memory_limit", "1.5.1Gi"),
+    ("aws_region", "europe"),
+    ("secret_name", "app-redis-AbC123"),
+    ("kms_key_id", "my-key"),
     ("secret_recovery_window_days", 3),
 ]
 
 
 def copier_refuses(template: Path, tmp_path: Path, answers: dict) -> bool:
     try:
-        copier.run_copy(str(template), tmp_path / "refused", data=answers, defaults=True,
-                        unsafe=True, quiet=True, skip_tasks=True, pretend=True,
-                        vcs_ref=TEMPLATE_TAG)
+        copier.run_copy(
+            str(template),
+            tmp_path / "refused",
+            data=answers,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            skip_tasks=True,
+            pretend=True,
+            vcs_ref=TEMPLATE_TAG,
+        )
     except ValueError:
         return True
     return False
@@ -225,10 +288,14 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     for name, value in BAD_FOR_BOTH:  # the form's errors name the field
         assert any(name in error for error in verdicts["forms"][f"bad {name}={value!r}"])
     tuned = {"customise": True}
-    assert [(n, v) for n, v in BAD_FOR_BOTH
-            if not copier_refuses(template_src, tmp_path, {n: v} | tuned)] == []
-    assert [(n, v) for n, v in GOOD_FOR_BOTH
-            if copier_refuses(template_src, tmp_path, {n: v} | tuned)] == []
+    assert [
+        (n, v)
+        for n, v in BAD_FOR_BOTH
+        if not copier_refuses(template_src, tmp_path, {n: v} | tuned)
+    ] == []
+    assert [
+        (n, v) for n, v in GOOD_FOR_BOTH if copier_refuses(template_src, tmp_path, {n: v} | tuned)
+    ] == []
 
 
 # Rules between two answers: a static form cannot say them, so the fetch step refuses
@@ -238,9 +305,14 @@ CROSS_FIELD = {
     "sentinel_port": {"sentinel_port": 6379},
     "redis_cpu_limit": {"redis_cpu_request": "2", "redis_cpu_limit": "1"},
     "redis_memory_limit": {"redis_memory_request": "2Gi", "redis_memory_limit": "1Gi"},
+    # The release floor depends on the engine (Redis 6.2, Valkey 7.2).
+    "redis_version": {"engine": "valkey", "redis_version": "7.0.15"},
     # A generated SecretStore needs the cluster's OIDC provider; a ClusterSecretStore refuses one.
-    "oidc_provider_arn": {"secret_delivery": "external-secrets", "secret_store": "",
-                          "oidc_provider_arn": ""},
+    "oidc_provider_arn": {
+        "secret_delivery": "external-secrets",
+        "secret_store": "",
+        "oidc_provider_arn": "",
+    },
 }
 
 
@@ -273,7 +345,8 @@ def released_template(tmp_path_factory) -> tuple[Path, Path]:
     export.write(exports / OLD, export.render(repo, str(repo), OLD))
     tpl = repo / "template"
     (tpl / "{% if kms_key_id %}KMS.md{% endif %}.jinja").write_text(
-        "Encrypted with {{ kms_key_id }}.\n")
+        "Encrypted with {{ kms_key_id }}.\n"
+    )
     limits = tpl / "{% if redis_cpu_limit %}limits{% endif %}"
     limits.mkdir()
     (limits / "README.md.jinja").write_text("CPU limit: {{ redis_cpu_limit }}\n")
@@ -296,8 +369,16 @@ def test_a_portal_repository_follows_the_template_with_copier_update(
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init")
 
-    copier.run_update(repo, defaults=True, overwrite=True, unsafe=True, quiet=True,
-                      skip_tasks=True, vcs_ref=NEW, conflict="inline")
+    copier.run_update(
+        repo,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=NEW,
+        conflict="inline",
+    )
 
     assert yaml.safe_load((repo / ".copier-answers.yml").read_text())["_commit"] == NEW
     assert "Release notes: CHANGELOG.md." in (repo / "README.md").read_text()
@@ -309,14 +390,16 @@ def test_a_portal_repository_follows_the_template_with_copier_update(
     assert tree(fresh) == tree(repo)
     for name, extra in {"limits": {"redis_cpu_limit": "2"}, "no-kms": {"kms_key_id": ""}}.items():
         made = copier_copy(repo_src, answers | extra, tmp_path / f"copier-{name}", NEW)
-        published, _ = press_the_button(exports / NEW / "template.yaml", answers | extra,
-                                        tmp_path / name)
+        published, _ = press_the_button(
+            exports / NEW / "template.yaml", answers | extra, tmp_path / name
+        )
         assert_same_repository(made, published)
 
 
 def test_the_committed_portal_files_are_fresh(tmp_path):
     assert cli.main(["backstage", "export", "--check"]) == 0, (
-        "backstage/ is stale: run `redis-scaffold backstage export`")
+        "backstage/ is stale: run `redis-scaffold backstage export`"
+    )
     out = tmp_path / "backstage"
     assert cli.main(["backstage", "export", "--out", str(out)]) == 0
     (out / "template.yaml").write_text("edited by hand\n")

@@ -24,11 +24,11 @@ from tests.fixtures.versions import (
     NEW_WORKFLOW,
     OLD_WORKFLOW,
     README_V2_MARK,
-    TemplateVersions,
     TEAM_TITLE,
     TEAM_WORKFLOW_LINE,
     V1,
     V2,
+    TemplateVersions,
     commit_all,
     fresh_copy,
     generate_service,
@@ -44,7 +44,9 @@ from tests.fixtures.versions import (
 def pristine_v1(template_versions, tmp_path_factory) -> Path:
     """One service generated at the oldest release, customised to 5 pods, committed."""
     return generate_service(
-        template_versions, tmp_path_factory.mktemp("pristine") / "cart", V1,
+        template_versions,
+        tmp_path_factory.mktemp("pristine") / "cart",
+        V1,
         {"customise": True, "redis_replicas": 5},
     )
 
@@ -251,21 +253,63 @@ def test_adopt_a_hand_made_repository_then_update(template_versions, tmp_path, c
     assert "redis-scaffold adopt" in capsys.readouterr().err
 
     # A value the template refuses is reported with where it came from.
-    assert main(["adopt", str(project), "--template", str(template_versions.src),
-                 "--vcs-ref", V1, "--data", "redis_replicas=4"]) == 2
+    assert (
+        main(
+            [
+                "adopt",
+                str(project),
+                "--template",
+                str(template_versions.src),
+                "--vcs-ref",
+                V1,
+                "--data",
+                "redis_replicas=4",
+            ]
+        )
+        == 2
+    )
     assert "redis_replicas" in capsys.readouterr().err
 
-    assert main(["adopt", str(project), "--template", str(template_versions.src),
-                 "--vcs-ref", V1, "--data", "app_namespace=checkout-app"]) == 0
+    assert (
+        main(
+            [
+                "adopt",
+                str(project),
+                "--template",
+                str(template_versions.src),
+                "--vcs-ref",
+                V1,
+                "--data",
+                "app_namespace=checkout-app",
+            ]
+        )
+        == 0
+    )
     recorded = answers(project)
-    assert {k: recorded[k] for k in (
-        "_commit", "service_name", "redis_namespace", "master_set", "redis_replicas",
-        "secret_name", "secret_key", "aws_region", "secret_recovery_window_days", "app_namespace",
-    )} == {
-        "_commit": V1, "service_name": "checkout", "redis_namespace": "cache",
-        "master_set": "checkout-master", "redis_replicas": 5,
-        "secret_name": "teams/checkout/redis", "secret_key": "redis-password",
-        "aws_region": "eu-west-1", "secret_recovery_window_days": 14,
+    assert {
+        k: recorded[k]
+        for k in (
+            "_commit",
+            "service_name",
+            "redis_namespace",
+            "master_set",
+            "redis_replicas",
+            "secret_name",
+            "secret_key",
+            "aws_region",
+            "secret_recovery_window_days",
+            "app_namespace",
+        )
+    } == {
+        "_commit": V1,
+        "service_name": "checkout",
+        "redis_namespace": "cache",
+        "master_set": "checkout-master",
+        "redis_replicas": 5,
+        "secret_name": "teams/checkout/redis",
+        "secret_key": "redis-password",
+        "aws_region": "eu-west-1",
+        "secret_recovery_window_days": 14,
         "app_namespace": "checkout-app",
     }
     assert recorded["_src_path"] == str(template_versions.src)
@@ -301,8 +345,18 @@ def test_update_refuses_what_it_cannot_update_safely(service, tmp_path, capsys):
     untagged = tmp_path / "untagged"
     untagged.mkdir()
     git(untagged, "init", "-q")
-    git(untagged, "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-q",
-        "--allow-empty", "-m", "no tags")
+    git(
+        untagged,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t.invalid",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "no tags",
+    )
     recorded = answers(project)
     recorded["_src_path"] = str(untagged)
     (project / ".copier-answers.yml").write_text(yaml.safe_dump(recorded))
@@ -346,8 +400,11 @@ def from_0_1_0(tmp_path_factory) -> Path:
     from redis_scaffold.sandbox.snapshot import TEMPLATE_ROOT, snapshot_template
 
     try:
-        archive = subprocess.run(["git", "-C", str(TEMPLATE_ROOT), "archive", RELEASE_0_1_0],
-                                 check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(TEMPLATE_ROOT), "archive", RELEASE_0_1_0],
+            check=True,
+            capture_output=True,
+        ).stdout
     except subprocess.CalledProcessError:
         pytest.fail(f"commit {RELEASE_0_1_0} (release 0.1.0) is not in this clone's history")
     repo = tmp_path_factory.mktemp("from-0.1.0")
@@ -367,8 +424,12 @@ def test_a_service_made_with_0_1_0_updates_to_this_release_and_keeps_everything(
     from_0_1_0, tmp_path, capsys
 ):
     template = TemplateVersions(from_0_1_0, ("v0.1.0", V1))
-    old_answers = {"service_name": "cart", "redis_replicas": 5, "down_after_ms": 5000,
-                   "kms_key_id": "alias/cart"}
+    old_answers = {
+        "service_name": "cart",
+        "redis_replicas": 5,
+        "down_after_ms": 5000,
+        "kms_key_id": "alias/cart",
+    }
     untouched = generate_service(template, tmp_path / "untouched", "v0.1.0", old_answers)
     edited = generate_service(template, tmp_path / "edited", "v0.1.0", old_answers)
     marks = team_edits(edited)
@@ -391,17 +452,25 @@ def test_a_service_made_with_0_1_0_updates_to_this_release_and_keeps_everything(
     assert answers(edited) == recorded
 
 
-OIDC_PROVIDER = ("arn:aws:iam::123456789012:oidc-provider/"
-                 "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF")
+OIDC_PROVIDER = (
+    "arn:aws:iam::123456789012:oidc-provider/"
+    "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+)
 ESO = {"secret_delivery": "external-secrets", "oidc_provider_arn": OIDC_PROVIDER}
-ESO_FILES = ["manifest/components/redis-secret/external-secret.yaml",
-             "manifest/components/redis-secret/secret-store.yaml",
-             "terraform/secret-reader.tf", "terraform/secret-reader.auto.tfvars.json"]
+ESO_FILES = [
+    "manifest/components/redis-secret/external-secret.yaml",
+    "manifest/components/redis-secret/secret-store.yaml",
+    "terraform/secret-reader.tf",
+    "terraform/secret-reader.auto.tfvars.json",
+]
 AVP_FILE = "manifest/components/redis-secret/secret.yaml"
 
 
-def test_a_service_on_external_secrets_keeps_its_delivery_across_an_update(template_versions, tmp_path):
-    project = generate_service(template_versions, tmp_path / "eso", V1, ESO)
+def test_a_service_on_external_secrets_keeps_its_delivery_across_an_update(
+    template_versions, tmp_path
+):
+    # Valkey too: both choices of this release survive an update.
+    project = generate_service(template_versions, tmp_path / "eso", V1, ESO | {"engine": "valkey"})
     marks = team_edits(project)
     commit_all(project, "team edits")
 
@@ -410,6 +479,10 @@ def test_a_service_on_external_secrets_keeps_its_delivery_across_an_update(templ
     recorded = answers(project)
     assert recorded["_commit"] == V2
     assert {k: recorded[k] for k in ESO} == ESO and recorded["secret_store"] == ""
+    assert recorded["engine"] == "valkey"
+    assert (
+        'image: "valkey/valkey:' in (project / "manifest/redis/base/statefulset.yaml").read_text()
+    )
     for rel in ESO_FILES:
         assert (project / rel).is_file(), rel
     assert not (project / AVP_FILE).exists()
@@ -427,12 +500,23 @@ def test_an_update_can_switch_a_service_to_external_secrets(template_versions, t
     assert answers(project)["secret_delivery"] == "argocd-vault-plugin"
     assert (project / AVP_FILE).is_file()
 
-    copier.run_update(project, data=ESO, defaults=True, overwrite=True, unsafe=True,
-                      quiet=True, skip_tasks=True, vcs_ref=V2, conflict="inline")
+    copier.run_update(
+        project,
+        data=ESO,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=V2,
+        conflict="inline",
+    )
 
     assert {k: answers(project)[k] for k in ESO} == ESO
     for rel in ESO_FILES:
         assert (project / rel).is_file(), rel
     assert not (project / AVP_FILE).exists()
     assert check_script(project).returncode == 0
-    assert tree(project) == tree(fresh_copy(template_versions, tmp_path / "fresh", answers(project)))
+    assert tree(project) == tree(
+        fresh_copy(template_versions, tmp_path / "fresh", answers(project))
+    )

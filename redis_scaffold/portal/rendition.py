@@ -64,7 +64,6 @@ class Question:
     validator: str | None = None
     when: str | None = None  # asked (and recorded) only when this renders true
 
-
     @property
     def templated_default(self) -> bool:
         return isinstance(self.default, str) and ("{{" in self.default or "{%" in self.default)
@@ -83,16 +82,26 @@ def load_questions(config: dict) -> list[Question]:
                 raise ExportError(f"computed value {name!r} needs an explicit type: in copier.yml")
             kind = {bool: "bool", int: "int", float: "float"}.get(type(spec.get("default")), "str")
         if kind not in (*CASTS, "bool"):
-            raise ExportError(f"question {name!r} has type {kind!r}; the rendition knows "
-                              f"{sorted([*CASTS, 'bool'])}")
+            raise ExportError(
+                f"question {name!r} has type {kind!r}; the rendition knows "
+                f"{sorted([*CASTS, 'bool'])}"
+            )
         if spec.get("secret"):
             raise ExportError(f"secret question {name!r}: the portal form has no secret answers")
         when = None if computed else spec.get("when")
         if when is not None and not isinstance(when, str):
             when = None  # `when: true` is the same as no `when`
-        result.append(Question(name, kind, spec.get("default"), computed,
-                               bool(spec.get("multiselect")), spec.get("validator"),
-                               when if isinstance(when, str) else None))
+        result.append(
+            Question(
+                name,
+                kind,
+                spec.get("default"),
+                computed,
+                bool(spec.get("multiselect")),
+                spec.get("validator"),
+                when if isinstance(when, str) else None,
+            )
+        )
     return result
 
 
@@ -104,13 +113,15 @@ def uses_only_stock_jinja(source: str) -> bool:
     except jinja2.TemplateSyntaxError:
         return False
     return all(node.name in _STOCK.filters for node in tree.find_all(nodes.Filter)) and all(
-        node.name in _STOCK.tests for node in tree.find_all(nodes.Test))
+        node.name in _STOCK.tests for node in tree.find_all(nodes.Test)
+    )
 
 
 def _strip_imports(source: str, imported: set[str]) -> str:
     def drop(match: re.Match) -> str:
         imported.add(match.group(1))
         return ""
+
     return IMPORT.sub(drop, source)
 
 
@@ -125,8 +136,14 @@ def _cast(question: Question, expression: str) -> str:
 class Prelude:
     """The `{% set %}` tags that give a cookiecutter file copier's context."""
 
-    def __init__(self, questions: list[Question], read: callable, answers_file: str,
-                 src_path: str, commit: str) -> None:
+    def __init__(
+        self,
+        questions: list[Question],
+        read: callable,
+        answers_file: str,
+        src_path: str,
+        commit: str,
+    ) -> None:
         self.questions = questions
         self.read = read  # relative path -> text of a macro file in the template root
         self.answers_file = answers_file
@@ -140,8 +157,9 @@ class Prelude:
             raw = f"cookiecutter.get({q.name!r}, '')"
             if q.when:  # copier asks and records it only when `when` renders true
                 tags.append(self._block(f"__when_{q.name}", q.when, imported))
-                tags.append(f"{{% set __asked_{q.name} = __when_{q.name}|trim|lower in "
-                            f"{TRUE_WORDS} %}}")
+                tags.append(
+                    f"{{% set __asked_{q.name} = __when_{q.name}|trim|lower in {TRUE_WORDS} %}}"
+                )
             if q.computed:
                 tags.append(self._block(f"__{q.name}", q.default, imported))
                 tags.append(f"{{% set {q.name} = {_cast(q, f'__{q.name}')} %}}")
@@ -153,22 +171,30 @@ class Prelude:
                 tags.append(f"{{% set {q.name} = {_cast(q, chosen)} %}}")
             else:
                 tags.append(f"{{% set {q.name} = {_cast(q, 'cookiecutter.' + q.name)} %}}")
-        tags += self._checks(imported)
+        stubbed: set[str] = set()
+        tags += self._checks(imported, stubbed)
         recorded = [q for q in self.questions if not q.computed]
-        answers = ", ".join([f"'_commit': {self.commit!r}", f"'_src_path': {self.src_path!r}"]
-                            + [f"{q.name!r}: {q.name}" for q in recorded if not q.when])
+        answers = ", ".join(
+            [f"'_commit': {self.commit!r}", f"'_src_path': {self.src_path!r}"]
+            + [f"{q.name!r}: {q.name}" for q in recorded if not q.when]
+        )
         tags.append(f"{{% set _copier_answers = {{{answers}}} %}}")
-        tags += [f"{{% if __asked_{q.name} %}}{{% set _ = _copier_answers.update("
-                 f"{{{q.name!r}: {q.name}}}) %}}{{% endif %}}" for q in recorded if q.when]
+        tags += [
+            f"{{% if __asked_{q.name} %}}{{% set _ = _copier_answers.update("
+            f"{{{q.name!r}: {q.name}}}) %}}{{% endif %}}"
+            for q in recorded
+            if q.when
+        ]
         tags.append(f"{{% set _copier_conf = {{'answers_file': {self.answers_file!r}}} %}}")
         macros = "".join(self._macros(name) for name in sorted(imported))
+        macros += "".join(self._stubs(name) for name in sorted(stubbed))
         return macros + "".join(tags)
 
     @staticmethod
     def _block(name: str, source: str, imported: set[str]) -> str:
         return f"{{% set {name} %}}{_strip_imports(str(source), imported)}{{% endset %}}"
 
-    def _checks(self, imported: set[str]) -> list[str]:
+    def _checks(self, imported: set[str], stubbed: set[str]) -> list[str]:
         """copier's validators that plain Jinja can evaluate, as a failing lookup.
 
         Cookiecutter has no way to raise a message; a StrictUndefined lookup of the
@@ -181,22 +207,38 @@ class Prelude:
                 continue
             needed: set[str] = set()
             body = _strip_imports(q.validator, needed)
-            macros = "".join(self.read(name) for name in sorted(needed))
-            if not uses_only_stock_jinja(macros + body):
-                continue  # a single-field pattern: the form checks it
-            imported |= needed
-            check = (f"{{% set __check %}}{body}{{% endset %}}"
-                     f"{{% if __check|trim %}}{{{{ cookiecutter['Validation error for "
-                     f"question {q.name}: ' ~ __check|trim] }}}}{{% endif %}}")
+            if not uses_only_stock_jinja(body):
+                continue
+            stock = {name for name in needed if uses_only_stock_jinja(self.read(name))}
+            # Macros that need copier's regex filter check one field against a pattern,
+            # which the form already checks: here they are stubs that accept anything,
+            # so the rest of the validator (a release floor, a rule between answers) runs.
+            imported |= stock
+            stubbed |= needed - stock
+            check = (
+                f"{{% set __check %}}{body}{{% endset %}}"
+                f"{{% if __check|trim %}}{{{{ cookiecutter['Validation error for "
+                f"question {q.name}: ' ~ __check|trim] }}}}{{% endif %}}"
+            )
             # copier validates only the questions it asks
             tags.append(f"{{% if __asked_{q.name} %}}{check}{{% endif %}}" if q.when else check)
         return tags
 
+    def _stubs(self, name: str) -> str:
+        """Each macro of `name` as one that renders nothing, whatever its arguments."""
+        tree = _STOCK.parse(self.read(name))
+        return "".join(
+            f"{{% macro {m.name}() %}}{{% if varargs or kwargs %}}{{% endif %}}{{% endmacro %}}"
+            for m in tree.find_all(nodes.Macro)
+        )
+
     def _macros(self, name: str) -> str:
         source = self.read(name)
         if not uses_only_stock_jinja(source):
-            raise ExportError(f"{name} uses filters or tests that plain Jinja lacks; the "
-                              "portal rendition needs it: move those macros to another file")
+            raise ExportError(
+                f"{name} uses filters or tests that plain Jinja lacks; the "
+                "portal rendition needs it: move those macros to another file"
+            )
         if _STOCK.from_string(source).render().strip():
             raise ExportError(f"{name} renders text outside its macros")
         return source
@@ -218,8 +260,10 @@ def render_file(prelude: str, body: str, path: str) -> str:
     missing = jinja_meta.find_undeclared_variables(tree) - {"cookiecutter"}
     if missing:
         raise ExportError(f"{path} uses {sorted(missing)}, which the rendition does not define")
-    unknown = sorted({n.name for n in tree.find_all(nodes.Filter) if n.name not in _STOCK.filters}
-                     | {n.name for n in tree.find_all(nodes.Test) if n.name not in _STOCK.tests})
+    unknown = sorted(
+        {n.name for n in tree.find_all(nodes.Filter) if n.name not in _STOCK.filters}
+        | {n.name for n in tree.find_all(nodes.Test) if n.name not in _STOCK.tests}
+    )
     if unknown:
         raise ExportError(f"{path} uses {unknown}, which plain Jinja lacks")
     if IMPORT.search(body) or re.search(r"\{%-?\s*(import|include|extends)\b", body):
@@ -245,8 +289,10 @@ def place(rel: PurePosixPath, names: dict[str, str], questions: dict[str, Questi
             conditions.append(match.group(1))
             part = match.group(2)
         if "{%" in part:
-            raise ExportError(f"{rel}: only `{{% if CONDITION %}}name{{% endif %}}` segments "
-                              "are supported in file names")
+            raise ExportError(
+                f"{rel}: only `{{% if CONDITION %}}name{{% endif %}}` segments "
+                "are supported in file names"
+            )
 
         def name(m: re.Match) -> str:
             key = m.group(1)
@@ -254,8 +300,9 @@ def place(rel: PurePosixPath, names: dict[str, str], questions: dict[str, Questi
                 return names[key]
             q = questions.get(key)
             if q and not q.computed and not q.templated_default and q.type == "str":
-                return "{{ cookiecutter.%s }}" % key
+                return f"{{{{ cookiecutter.{key} }}}}"
             raise ExportError(f"{rel}: file names may use plain text answers only, not {key!r}")
+
         parts.append(VARIABLE.sub(name, part))
     if not all(parts):
         raise ExportError(f"{rel}: a path segment renders empty")
@@ -264,8 +311,9 @@ def place(rel: PurePosixPath, names: dict[str, str], questions: dict[str, Questi
 
 def backstage_condition(conditions: tuple[str, ...], questions: dict[str, Question]) -> str:
     """`${{ ... }}` for a step's `if:` from Jinja conditions over plain answers."""
-    parts = [_expression(_STOCK.parse("{{ %s }}" % c).body[0].nodes[0], questions)
-             for c in conditions]
+    parts = [
+        _expression(_STOCK.parse(f"{{{{ {c} }}}}").body[0].nodes[0], questions) for c in conditions
+    ]
     return "${{ " + " and ".join(f"({p})" if len(parts) > 1 else p for p in parts) + " }}"
 
 
@@ -273,8 +321,9 @@ def _expression(node: nodes.Node, questions: dict[str, Question]) -> str:
     if isinstance(node, nodes.Name):
         q = questions.get(node.name)
         if q is None or q.computed or q.templated_default:
-            raise ExportError(f"a file-name condition may test plain answers only, not "
-                              f"{node.name!r}")
+            raise ExportError(
+                f"a file-name condition may test plain answers only, not {node.name!r}"
+            )
         return f"parameters.{node.name}"
     if isinstance(node, nodes.Const) and isinstance(node.value, (str, int, bool)):
         return repr(node.value) if isinstance(node.value, str) else str(node.value).lower()

@@ -71,6 +71,7 @@ class ConfigStage:
         password: str,
         timing: Timing,
         bin_dir: Path | None = None,
+        commands: dict[str, str] | None = None,
     ) -> None:
         self.repo = Path(repo)
         self.workdir = Path(workdir)
@@ -79,6 +80,7 @@ class ConfigStage:
         self.password = password
         self.timing = timing
         self.bin_dir = bin_dir
+        self.commands = dict(commands or {})  # the engine's programs, as the StatefulSet names them
 
     def node_dir(self, node: Node | int) -> Path:
         return self.workdir / f"node{node if isinstance(node, int) else node.index}"
@@ -124,11 +126,11 @@ class ConfigStage:
             node.run_dir.chmod(0o700)
 
     def _redis_major(self) -> int:
-        """The major version of the redis-server the start script will run (0: unknown)."""
+        """The major version of the server the start script will run (0: unknown)."""
         path = os.pathsep.join(
             filter(None, [self.bin_dir and str(self.bin_dir), os.environ.get("PATH")])
         )
-        server = shutil.which("redis-server", path=path)
+        server = shutil.which(self.commands.get("SERVER_COMMAND", "redis-server"), path=path)
         if not server:
             return 0
         try:
@@ -155,6 +157,7 @@ class ConfigStage:
         if self.bin_dir:
             path = f"{self.bin_dir}{os.pathsep}{path}"
         return {
+            **self.commands,
             "PATH": path,
             "LANG": "C",
             "REDIS_PASSWORD": self.password,

@@ -36,6 +36,7 @@ import redis
 from redis_scaffold.project import deployment
 from redis_scaffold.sandbox.addresses import AddressBlock
 from redis_scaffold.sandbox.app import GeneratedApp, load_client, loopback_env
+from redis_scaffold.sandbox.engines import programs_dir
 from redis_scaffold.sandbox.faults import Faults
 from redis_scaffold.sandbox.nodes import Node, TopologyError
 from redis_scaffold.sandbox.processes import Supervisor
@@ -98,7 +99,13 @@ class LocalTopology:
             for i, host in enumerate(self.block.hosts)
         ]
         self.stage = ConfigStage(
-            self.repo, self.workdir, self.master_set, self.password, self.timing, bin_dir
+            self.repo,
+            self.workdir,
+            self.master_set,
+            self.password,
+            self.timing,
+            bin_dir or programs_dir(rendered.commands, self.workdir),
+            rendered.commands,
         )
         self.supervisor = Supervisor()
         self.faults = Faults(self.stage, self.supervisor, self.nodes)

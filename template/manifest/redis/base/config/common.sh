@@ -3,7 +3,8 @@
 # Contract: every per-host fact comes from the environment, so the same scripts run
 # in a pod and on loopback (redis_scaffold/sandbox/topology.py).
 #   REDIS_PASSWORD  the password (from the Secret); never written outside $RUN_DIR
-#                   and never passed on a command line (redis-cli reads REDISCLI_AUTH)
+#                   and never passed on a command line (the CLI reads it from
+#                   REDISCLI_AUTH, or VALKEYCLI_AUTH for valkey-cli)
 #   ANNOUNCE_HOST   this pod's stable name, announced to peers and clients
 #                   (<pod>.<headless service>.<namespace>.svc.<domain>; an IP on loopback)
 #   BIND_ADDRESS    address the servers listen on (0.0.0.0 in a pod)
@@ -16,7 +17,10 @@
 # Optional:
 #   EXTRA_CONF      a file appended to the runtime config (later lines win); unset in
 #                   the manifests, used to tune timing without editing this directory
-#   CLI_TIMEOUT     seconds allowed for each redis-cli call (default 2)
+#   CLI_TIMEOUT     seconds allowed for each CLI call (default 2)
+#   SERVER_COMMAND, SENTINEL_COMMAND, CLI_COMMAND
+#                   the engine's programs: redis-server, redis-sentinel, redis-cli
+#                   (the default) or valkey-server, valkey-sentinel, valkey-cli
 
 : "${REDIS_PASSWORD:?REDIS_PASSWORD is not set}"
 : "${ANNOUNCE_HOST:?ANNOUNCE_HOST is not set}"
@@ -40,11 +44,12 @@ local_host() {
   if [ "$BIND_ADDRESS" = "0.0.0.0" ]; then echo 127.0.0.1; else echo "$BIND_ADDRESS"; fi
 }
 
-# rcli HOST PORT COMMAND...: one bounded redis-cli call, password from the environment.
+# rcli HOST PORT COMMAND...: one bounded CLI call, password from the environment.
 rcli() {
   _h=$1 _p=$2
   shift 2
-  REDISCLI_AUTH="$REDIS_PASSWORD" timeout "$CLI_TIMEOUT" redis-cli -h "$_h" -p "$_p" --raw "$@"
+  REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
+    timeout "$CLI_TIMEOUT" "${CLI_COMMAND:-redis-cli}" -h "$_h" -p "$_p" --raw "$@"
 }
 
 # The password as a quoted redis config argument.

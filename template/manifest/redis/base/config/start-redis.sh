@@ -60,4 +60,4 @@ if [ "$master" = "$ANNOUNCE_HOST" ]; then
 else
   log "starting as replica of $master"
 fi
-exec redis-server "$conf"
+exec "${SERVER_COMMAND:-redis-server}" "$conf"

@@ -41,4 +41,4 @@ fi
 mv "$conf.tmp" "$conf"
 
 log "monitoring $MASTER_SET at $master"
-exec redis-sentinel "$conf"
+exec "${SENTINEL_COMMAND:-redis-sentinel}" "$conf"
