@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for maintainers.
-.PHONY: demo test test-fast bench bootstrap export routes
+.PHONY: demo test test-fast bench bootstrap export routes lint
 
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
@@ -9,8 +9,12 @@ demo: bootstrap ## Generate the shopping-cart repository and run its hooks again
 # (figures: docs/performance.md). TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
 
-test: bootstrap routes scan ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
+test: bootstrap routes scan lint ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
 	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS)
+
+lint: bootstrap ## ruff: the linter and the formatter, as a check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 test-fast: bootstrap ## The quick loop: the suite without real servers and end-to-end tool chains (-m "not slow")
 	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS) -m "not slow"

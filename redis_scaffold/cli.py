@@ -34,18 +34,38 @@ class Command(NamedTuple):
 
 COMMANDS = (
     Command("secret", "redis_scaffold.service.secret_cmd", "The AWS Secrets Manager secret."),
-    Command("sentinel", "redis_scaffold.service.sentinel_cmd", "check a running Sentinel deployment"),
-    Command("update", "redis_scaffold.service.update",
-            "copier update with checks; exits non-zero while conflicts remain"),
-    Command("adopt", "redis_scaffold.service.adopt",
-            "link a hand-made or older repository to a template release (like cruft link)"),
-    Command("post-copy", "redis_scaffold.service.post_copy",
-            "run the opted-in hooks after copier copy (always exits 0)"),
-    Command("demo", "redis_scaffold.sandbox.demo",
-            "run the whole flow locally: emulator, generation, secret, Sentinel, client",
-            "sandbox", ("moto",)),
-    Command("backstage", "redis_scaffold.portal.export",
-            "The developer-portal (Backstage) template.", "portal", ("jsonschema",)),
+    Command(
+        "sentinel", "redis_scaffold.service.sentinel_cmd", "check a running Sentinel deployment"
+    ),
+    Command(
+        "update",
+        "redis_scaffold.service.update",
+        "copier update with checks; exits non-zero while conflicts remain",
+    ),
+    Command(
+        "adopt",
+        "redis_scaffold.service.adopt",
+        "link a hand-made or older repository to a template release (like cruft link)",
+    ),
+    Command(
+        "post-copy",
+        "redis_scaffold.service.post_copy",
+        "run the opted-in hooks after copier copy (always exits 0)",
+    ),
+    Command(
+        "demo",
+        "redis_scaffold.sandbox.demo",
+        "run the whole flow locally: emulator, generation, secret, Sentinel, client",
+        "sandbox",
+        ("moto",),
+    ),
+    Command(
+        "backstage",
+        "redis_scaffold.portal.export",
+        "The developer-portal (Backstage) template.",
+        "portal",
+        ("jsonschema",),
+    ),
 )
 BY_NAME = {command.name: command for command in COMMANDS}
 

@@ -34,7 +34,9 @@ class MissingDependency(ScaffoldError):
 EXTRAS = {"sandbox": "redis-scaffold[sandbox]", "portal": "redis-scaffold[portal]"}
 
 
-def missing_dependency(error: ModuleNotFoundError, command: str, extra: str | None) -> MissingDependency:
+def missing_dependency(
+    error: ModuleNotFoundError, command: str, extra: str | None
+) -> MissingDependency:
     """The one-line error for a module that is not installed."""
     module = (error.name or "?").split(".")[0]
     install = f"pip install '{EXTRAS[extra]}'" if extra in EXTRAS else "pip install redis-scaffold"

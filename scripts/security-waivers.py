@@ -18,7 +18,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WAIVERS = ROOT / "security" / "waivers.yml"
 DOC = ROOT / "docs" / "security.md"
-BEGIN = "<!-- waivers:begin (generated from security/waivers.yml by scripts/security-waivers.py) -->"
+BEGIN = (
+    "<!-- waivers:begin (generated from security/waivers.yml by scripts/security-waivers.py) -->"
+)
 END = "<!-- waivers:end -->"
 
 
@@ -33,7 +35,9 @@ def table() -> str:
     ]
     for w in yaml.safe_load(WAIVERS.read_text())["waivers"]:
         where = "<br>".join(f"`{cell(x)}`" for x in w["where"])
-        rows.append(f"| `{w['check']}` | {w['scanner']} | {where} | {cell(w['title'])} | {cell(w['reason'])} |")
+        rows.append(
+            f"| `{w['check']}` | {w['scanner']} | {where} | {cell(w['title'])} | {cell(w['reason'])} |"
+        )
     return "\n".join(rows)
 
 
@@ -50,8 +54,11 @@ def main(argv: list[str]) -> int:
     fresh = render(doc)
     if "--check" in argv:
         if fresh != doc:
-            print(f"{DOC.relative_to(ROOT)}: the waiver table is stale: run "
-                  ".venv/bin/python scripts/security-waivers.py", file=sys.stderr)
+            print(
+                f"{DOC.relative_to(ROOT)}: the waiver table is stale: run "
+                ".venv/bin/python scripts/security-waivers.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     DOC.write_text(fresh)

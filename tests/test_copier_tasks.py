@@ -26,8 +26,14 @@ NEXT = Version(TEMPLATE_TAG.lstrip("v"))
 NEXT_TAG = f"v{NEXT.major}.{NEXT.minor}.{NEXT.micro + 1}"
 
 AWS_VARS = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_DEFAULT_REGION", "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
 )
 
 
@@ -76,8 +82,11 @@ def test_secret_is_created_at_copy_and_left_alone_by_update(tmp_path, clean_env,
     assert result.returncode == 0, result.stderr[-2000:]
 
     client = boto3.client(
-        "secretsmanager", region_name="us-east-1", endpoint_url=moto_server,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "secretsmanager",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     value = client.get_secret_value(SecretId="shopping-cart-redis")
     password = json.loads(value["SecretString"])["db-password"]
@@ -85,16 +94,33 @@ def test_secret_is_created_at_copy_and_left_alone_by_update(tmp_path, clean_env,
     assert password not in result.stdout + result.stderr
 
     # The template moves on; the team updates. Nothing may re-create or touch the secret.
-    (template / "template" / "NOTICE.md").write_text("Generated from the Redis Sentinel template.\n")
+    (template / "template" / "NOTICE.md").write_text(
+        "Generated from the Redis Sentinel template.\n"
+    )
     git(template, "add", "-A")
-    git(template, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "notice")
+    git(
+        template,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.invalid",
+        "commit",
+        "-qm",
+        "notice",
+    )
     git(template, "tag", NEXT_TAG)
     git(dst, "init", "-q")
     git(dst, "add", "-A")
-    git(dst, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "generated")
+    git(
+        dst, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "generated"
+    )
     update = subprocess.run(
         [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--vcs-ref", NEXT_TAG],
-        cwd=dst, env=env, capture_output=True, text=True, timeout=240,
+        cwd=dst,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert update.returncode == 0, update.stderr[-2000:]
     assert (dst / "NOTICE.md").is_file()

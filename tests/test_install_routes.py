@@ -31,12 +31,22 @@ from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG
 
 ROUTE_SCRIPT = REPO_ROOT / "scripts" / "route-venvs.sh"
 AWS_VARS = (
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_DEFAULT_REGION", "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
 )
 # Commands a service team runs; each must work after `pip install .` alone.
 SERVICE_COMMANDS = (
-    ["secret", "ensure"], ["sentinel", "check"], ["update"], ["adopt"], ["post-copy"],
+    ["secret", "ensure"],
+    ["sentinel", "check"],
+    ["update"],
+    ["adopt"],
+    ["post-copy"],
 )
 
 
@@ -56,7 +66,10 @@ class Routes:
 def routes() -> Routes:
     """The route venvs for this pyproject.toml, with the working tree's code installed."""
     result = subprocess.run(
-        ["bash", str(ROUTE_SCRIPT), "--offline"], capture_output=True, text=True, timeout=600,
+        ["bash", str(ROUTE_SCRIPT), "--offline"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if result.returncode == 3:
         pytest.skip(result.stderr.strip())
@@ -67,7 +80,8 @@ def routes() -> Routes:
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """No AWS setting anywhere in the chain, no pip setting of this machine, plus `extra`."""
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k not in AWS_VARS and not k.startswith(("PIP_", "VIRTUAL_ENV", "PYTHON"))
     }
     env.update(
@@ -80,7 +94,9 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+def run(
+    argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess:
     return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -102,29 +118,49 @@ def hook_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def copier_alone(routes: Routes, template: Path, dst: Path, env: dict[str, str], *data: str):
-    argv = [routes.bin("copier", "copier"), "copy", "--trust", "--defaults", "--vcs-ref", TEMPLATE_TAG]
+    argv = [
+        routes.bin("copier", "copier"),
+        "copy",
+        "--trust",
+        "--defaults",
+        "--vcs-ref",
+        TEMPLATE_TAG,
+    ]
     for item in data:
         argv += ["--data", item]
     return run([*argv, str(template), str(dst)], env, dst.parent, timeout=900)
 
 
 def assert_complete(dst: Path) -> None:
-    for path in ("manifest/redis/base/kustomization.yaml", "terraform/terraform.tfvars.json",
-                 "client/python/redis_client.py", "Makefile", ".copier-answers.yml"):
+    for path in (
+        "manifest/redis/base/kustomization.yaml",
+        "terraform/terraform.tfvars.json",
+        "client/python/redis_client.py",
+        "Makefile",
+        ".copier-answers.yml",
+    ):
         assert (dst / path).is_file(), f"{path} missing from the generated repository"
 
 
 def test_copier_alone_has_no_hook_dependencies(routes, tmp_path):
     """The precondition of the route: next to copier there is no boto3 and no redis-scaffold."""
     for module in ("boto3", "redis", "redis_scaffold", "moto"):
-        probe = run([routes.bin("copier", "python"), "-c", f"import {module}"], clean_env(tmp_path), tmp_path)
+        probe = run(
+            [routes.bin("copier", "python"), "-c", f"import {module}"],
+            clean_env(tmp_path),
+            tmp_path,
+        )
         assert probe.returncode == 1 and "ModuleNotFoundError" in probe.stderr, module
 
 
-def test_copier_alone_without_credentials_keeps_the_repository(routes, template_src, tmp_path, hook_cache):
+def test_copier_alone_without_credentials_keeps_the_repository(
+    routes, template_src, tmp_path, hook_cache
+):
     env = clean_env(
-        tmp_path, XDG_CACHE_HOME=str(hook_cache),
-        PIP_NO_INDEX="1", PIP_FIND_LINKS=str(routes.wheelhouse),
+        tmp_path,
+        XDG_CACHE_HOME=str(hook_cache),
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(routes.wheelhouse),
     )
     dst = tmp_path / "cart"
     result = copier_alone(routes, template_src, dst, env, "create_secret=true")
@@ -135,22 +171,32 @@ def test_copier_alone_without_credentials_keeps_the_repository(routes, template_
     # The hook got its own environment (copier's has no boto3), ran, and said what to do.
     assert list(hook_cache.glob("redis-scaffold/post-copy-*/.complete"))
     assert "redis-scaffold secret ensure: No AWS credentials were found" in result.stderr
-    assert "Run `make secret-ensure (or make secret)` once the problem above is fixed." in result.stderr
+    assert (
+        "Run `make secret-ensure (or make secret)` once the problem above is fixed."
+        in result.stderr
+    )
     assert no_traceback(result)
 
 
 def test_copier_alone_without_network_keeps_the_repository(routes, template_src, tmp_path):
     # pip's index is a loopback port nobody listens on: the same as no network at all.
     env = clean_env(
-        tmp_path, XDG_CACHE_HOME=str(tmp_path / "empty-cache"),
-        PIP_INDEX_URL=f"http://127.0.0.1:{closed_port()}/simple", PIP_RETRIES="0",
+        tmp_path,
+        XDG_CACHE_HOME=str(tmp_path / "empty-cache"),
+        PIP_INDEX_URL=f"http://127.0.0.1:{closed_port()}/simple",
+        PIP_RETRIES="0",
     )
     dst = tmp_path / "cart"
-    result = copier_alone(routes, template_src, dst, env, "create_secret=true", "check_sentinel=true")
+    result = copier_alone(
+        routes, template_src, dst, env, "create_secret=true", "check_sentinel=true"
+    )
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert_complete(dst)
-    assert "warning: the post-copy hooks did not run: redis-scaffold could not be installed" in result.stderr
+    assert (
+        "warning: the post-copy hooks did not run: redis-scaffold could not be installed"
+        in result.stderr
+    )
     assert (
         "warning: the repository is complete; run `make install && make secret-ensure (or make secret)` "
         "and `make install && make check` in it later." in result.stderr
@@ -158,21 +204,29 @@ def test_copier_alone_without_network_keeps_the_repository(routes, template_src,
     assert no_traceback(result)
 
 
-def test_copier_alone_with_credentials_creates_the_secret(routes, template_src, tmp_path, hook_cache, moto_server):
+def test_copier_alone_with_credentials_creates_the_secret(
+    routes, template_src, tmp_path, hook_cache, moto_server
+):
     from redis_scaffold.sandbox.emulator import reset
 
     reset(moto_server)
     env = clean_env(
-        tmp_path, XDG_CACHE_HOME=str(hook_cache),
-        PIP_NO_INDEX="1", PIP_FIND_LINKS=str(routes.wheelhouse), **aws_env(moto_server),
+        tmp_path,
+        XDG_CACHE_HOME=str(hook_cache),
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(routes.wheelhouse),
+        **aws_env(moto_server),
     )
     result = copier_alone(routes, template_src, tmp_path / "cart", env, "create_secret=true")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "secret shopping-cart-redis: created" in result.stdout
     client = boto3.client(
-        "secretsmanager", region_name="us-east-1", endpoint_url=moto_server,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "secretsmanager",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     assert client.describe_secret(SecretId="shopping-cart-redis")["Name"] == "shopping-cart-redis"
     assert "warning" not in result.stderr.lower()
@@ -182,7 +236,10 @@ def test_the_post_copy_hook_exits_0_even_on_bad_arguments(tmp_path):
     hook = REPO_ROOT / "hooks" / "post_copy.py"
     result = run([sys.executable, str(hook), "--no-such-option"], clean_env(tmp_path), tmp_path)
     assert result.returncode == 0
-    assert "warning: the repository is complete; run `make install && make secret-ensure" in result.stderr
+    assert (
+        "warning: the repository is complete; run `make install && make secret-ensure"
+        in result.stderr
+    )
 
 
 # ----------------------------------------------------------- pip install . (no extras)
@@ -202,15 +259,22 @@ def test_choosing_a_command_imports_only_its_module():
     )
 
     def imported(*argv: str) -> list[str]:
-        result = subprocess.run([sys.executable, "-c", probe, *argv], cwd=REPO_ROOT,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *argv],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout.splitlines()
 
     assert imported("--help") == ["", "redis_scaffold.cli redis_scaffold.errors"]
     third_party, ours = imported("secret", "ensure", "--help")
     assert third_party == "boto3"
-    assert not any(m.startswith(("redis_scaffold.sandbox", "redis_scaffold.portal")) for m in ours.split())
+    assert not any(
+        m.startswith(("redis_scaffold.sandbox", "redis_scaffold.portal")) for m in ours.split()
+    )
 
 
 def test_no_extras_lists_commands_and_each_service_command_has_help(routes, tmp_path):
@@ -240,18 +304,28 @@ def test_no_extras_an_optional_command_names_its_extra_in_one_line(routes, tmp_p
     )
 
 
-def test_no_extras_secret_ensure_dry_run_against_the_emulator(routes, generate, tmp_path, moto_server):
+def test_no_extras_secret_ensure_dry_run_against_the_emulator(
+    routes, generate, tmp_path, moto_server
+):
     from redis_scaffold.sandbox.emulator import reset
 
     reset(moto_server)
     project = generate()
     env = clean_env(tmp_path, **aws_env(moto_server))
-    result = run([routes.bin("base", "redis-scaffold"), "secret", "ensure", str(project), "--dry-run"], env, tmp_path)
+    result = run(
+        [routes.bin("base", "redis-scaffold"), "secret", "ensure", str(project), "--dry-run"],
+        env,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("[dry run] secret shopping-cart-redis: would create")
 
     # Without credentials: the error's own code and one paragraph, no traceback.
-    result = run([routes.bin("base", "redis-scaffold"), "secret", "ensure", str(project)], clean_env(tmp_path), tmp_path)
+    result = run(
+        [routes.bin("base", "redis-scaffold"), "secret", "ensure", str(project)],
+        clean_env(tmp_path),
+        tmp_path,
+    )
     assert result.returncode == 11
     assert result.stderr.startswith("redis-scaffold secret ensure: No AWS credentials were found")
     assert result.stderr.count("\n") == 1 and no_traceback(result)
@@ -260,8 +334,16 @@ def test_no_extras_secret_ensure_dry_run_against_the_emulator(routes, generate, 
 def test_no_extras_sentinel_check_against_nothing_listening(routes, generate, tmp_path):
     project = generate()
     refused = f"127.0.0.1:{closed_port()}"
-    base = [routes.bin("base", "redis-scaffold"), "sentinel", "check", str(project),
-            "--sentinel", refused, "--timeout", "2"]
+    base = [
+        routes.bin("base", "redis-scaffold"),
+        "sentinel",
+        "check",
+        str(project),
+        "--sentinel",
+        refused,
+        "--timeout",
+        "2",
+    ]
     env = clean_env(tmp_path, REDIS_PASSWORD="irrelevant")
 
     lenient = run(base, env, tmp_path, timeout=60)
@@ -283,13 +365,24 @@ def test_no_extras_update_adopt_and_post_copy_run(routes, generate, template_src
     # update and adopt import copier, git and packaging, then refuse this non-git directory.
     update = run([redis_scaffold, "update", str(project)], env, tmp_path)
     assert update.returncode == 2
-    assert update.stderr.startswith(f"redis-scaffold update: {project} is not the top of a git repository")
-    adopt = run([redis_scaffold, "adopt", str(project), "--template", str(template_src)], env, tmp_path)
+    assert update.stderr.startswith(
+        f"redis-scaffold update: {project} is not the top of a git repository"
+    )
+    adopt = run(
+        [redis_scaffold, "adopt", str(project), "--template", str(template_src)], env, tmp_path
+    )
     assert adopt.returncode == 2
-    assert adopt.stderr.startswith(f"redis-scaffold adopt: {project} is not the top of a git repository")
+    assert adopt.stderr.startswith(
+        f"redis-scaffold adopt: {project} is not the top of a git repository"
+    )
     missing = tmp_path / "missing"
-    adopt = run([redis_scaffold, "adopt", str(missing), "--template", str(template_src)], env, tmp_path)
-    assert (adopt.returncode, adopt.stderr) == (2, f"redis-scaffold adopt: {missing} is not a directory\n")
+    adopt = run(
+        [redis_scaffold, "adopt", str(missing), "--template", str(template_src)], env, tmp_path
+    )
+    assert (adopt.returncode, adopt.stderr) == (
+        2,
+        f"redis-scaffold adopt: {missing} is not a directory\n",
+    )
 
     # post-copy: the secret step fails (no credentials) as a warning; the command exits 0.
     post_copy = run([redis_scaffold, "post-copy", str(project), "--create-secret"], env, tmp_path)
@@ -304,7 +397,9 @@ def test_sandbox_extra_runs_the_demo(routes, tmp_path):
     env = clean_env(tmp_path)
     result = run(
         [routes.bin("sandbox", "redis-scaffold"), "demo", "--workdir", str(tmp_path / "demo")],
-        env, tmp_path, timeout=600,
+        env,
+        tmp_path,
+        timeout=600,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert no_traceback(result)

@@ -27,7 +27,9 @@ from tests.fixtures.generation import TEMPLATE_TAG
 
 TF, KC, AVP = "9.9.1", "9.9.2", "9.9.3"  # versions no machine has, so nothing is "present"
 OS = platform.system().lower()
-ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]
+ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[
+    platform.machine().lower()
+]
 TOOLS = ("terraform", "kubectl", "argocd-vault-plugin")
 
 
@@ -54,7 +56,8 @@ class Publishers:
             "kubectl": self.root / f"k8s/v{KC}/bin/{OS}/{ARCH}/kubectl",
             "kubectl sums": self.root / f"k8s/v{KC}/bin/{OS}/{ARCH}/kubectl.sha256",
             "argocd-vault-plugin": self.root / f"avp/v{AVP}/argocd-vault-plugin_{AVP}_{OS}_{ARCH}",
-            "argocd-vault-plugin sums": self.root / f"avp/v{AVP}/argocd-vault-plugin_{AVP}_checksums.txt",
+            "argocd-vault-plugin sums": self.root
+            / f"avp/v{AVP}/argocd-vault-plugin_{AVP}_checksums.txt",
         }
 
     def publish(self) -> None:
@@ -89,7 +92,9 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def publishers(tmp_path: Path):
     root = tmp_path / "www"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(QuietHandler, directory=str(root))
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -107,8 +112,15 @@ def script(tmp_path_factory: pytest.TempPathFactory, template_src: Path) -> Path
     import copier
 
     dst = tmp_path_factory.mktemp("generated") / "svc"
-    copier.run_copy(str(template_src), dst, defaults=True, unsafe=True, quiet=True,
-                    skip_tasks=True, vcs_ref=TEMPLATE_TAG)
+    copier.run_copy(
+        str(template_src),
+        dst,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=TEMPLATE_TAG,
+    )
     return dst / "scripts" / "install-tools.sh"
 
 
@@ -125,7 +137,10 @@ def install(script: Path, publishers: Publishers, tools_dir: Path) -> subprocess
     )
     return subprocess.run(
         ["sh", str(script), str(tools_dir), TF, KC, AVP],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -166,7 +181,9 @@ def test_a_tampered_download_is_refused(script, publishers, tmp_path, tool):
 
 def test_a_download_its_checksum_file_does_not_list_is_refused(script, publishers, tmp_path):
     sums = publishers.files()["argocd-vault-plugin sums"]
-    sums.write_text("".join(line + "\n" for line in sums.read_text().splitlines() if "_darwin_" in line))
+    sums.write_text(
+        "".join(line + "\n" for line in sums.read_text().splitlines() if "_darwin_" in line)
+    )
     tools_dir = tmp_path / "bin"
 
     result = install(script, publishers, tools_dir)
@@ -178,13 +195,22 @@ def test_a_download_its_checksum_file_does_not_list_is_refused(script, publisher
     assert not (tools_dir / "argocd-vault-plugin").exists()
 
 
-def test_with_external_secrets_only_terraform_and_kubectl_are_installed(template_src, publishers, tmp_path):
+def test_with_external_secrets_only_terraform_and_kubectl_are_installed(
+    template_src, publishers, tmp_path
+):
     import copier
 
     dst = tmp_path / "eso"
-    copier.run_copy(str(template_src), dst, data={"secret_delivery": "external-secrets",
-                                                   "secret_store": "platform-aws"},
-                    defaults=True, unsafe=True, quiet=True, skip_tasks=True, vcs_ref=TEMPLATE_TAG)
+    copier.run_copy(
+        str(template_src),
+        dst,
+        data={"secret_delivery": "external-secrets", "secret_store": "platform-aws"},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=TEMPLATE_TAG,
+    )
     script = dst / "scripts" / "install-tools.sh"
     assert "vault" not in script.read_text().lower() and "AVP" not in script.read_text()
     assert '"$(KUBECTL_VERSION)"\n' in (dst / "Makefile").read_text()  # three arguments
@@ -192,10 +218,17 @@ def test_with_external_secrets_only_terraform_and_kubectl_are_installed(template
     env.update(TERRAFORM_BASE_URL=f"{publishers.url}/tf", KUBECTL_BASE_URL=f"{publishers.url}/k8s")
     tools_dir = tmp_path / "bin"
 
-    result = subprocess.run(["sh", str(script), str(tools_dir), TF, KC], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["sh", str(script), str(tools_dir), TF, KC],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"terraform {TF}: installed (SHA-256 verified)",
-                                          f"kubectl {KC}: installed (SHA-256 verified)"]
+    assert result.stdout.splitlines() == [
+        f"terraform {TF}: installed (SHA-256 verified)",
+        f"kubectl {KC}: installed (SHA-256 verified)",
+    ]
     assert sorted(p.name for p in tools_dir.iterdir()) == ["kubectl", "terraform"]

@@ -31,8 +31,10 @@ MACROS = {
 def copier_env() -> jinja2.Environment:
     """Jinja as copier configures it: sandboxed, with the Ansible filters."""
     from jinja2.sandbox import SandboxedEnvironment
-    return SandboxedEnvironment(loader=jinja2.FileSystemLoader(REPO_ROOT),
-                                extensions=[AnsibleCoreFiltersExtension])
+
+    return SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(REPO_ROOT), extensions=[AnsibleCoreFiltersExtension]
+    )
 
 
 def verdicts(env: jinja2.Environment, rule: str) -> dict[str, bool]:
@@ -44,7 +46,10 @@ def verdicts(env: jinja2.Environment, rule: str) -> dict[str, bool]:
 
 
 def expected(rule: str) -> dict[str, bool]:
-    return {**{v: True for v in PATTERNS[rule]["good"]}, **{v: False for v in PATTERNS[rule]["bad"]}}
+    return {
+        **{v: True for v in PATTERNS[rule]["good"]},
+        **{v: False for v in PATTERNS[rule]["bad"]},
+    }
 
 
 def test_every_rule_of_the_table_has_a_macro_and_a_form_schema():

@@ -35,7 +35,9 @@ def hook(*args: str) -> subprocess.CompletedProcess:
     """The real command, as a user or a pipeline runs it."""
     return subprocess.run(
         [sys.executable, "-m", "redis_scaffold", "secret", "ensure", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -56,7 +58,11 @@ def describe(client, name: str = NAME) -> dict:
 
 
 def one_paragraph(err: str) -> bool:
-    return err.count("\n") == 1 and err.startswith("redis-scaffold secret ensure: ") and "Traceback" not in err
+    return (
+        err.count("\n") == 1
+        and err.startswith("redis-scaffold secret ensure: ")
+        and "Traceback" not in err
+    )
 
 
 def test_the_hook_creates_the_secret_once_and_never_touches_the_value_again(project, aws_env):
@@ -74,10 +80,15 @@ def test_the_hook_creates_the_secret_once_and_never_touches_the_value_again(proj
     password = json.loads(first["SecretString"])["db-password"]
     assert len(password) >= 32 and password.isalnum()
     assert tags_of(client) == {
-        "service": "shopping-cart", "owner": "group:default/platform-team",
-        "managed-by": "terraform", ORIGIN_TAG: "hook",
+        "service": "shopping-cart",
+        "owner": "group:default/platform-team",
+        "managed-by": "terraform",
+        ORIGIN_TAG: "hook",
     }
-    assert client.describe_secret(SecretId=NAME)["Description"] == "Redis Sentinel for the shopping-cart service"
+    assert (
+        client.describe_secret(SecretId=NAME)["Description"]
+        == "Redis Sentinel for the shopping-cart service"
+    )
 
     again = hook(str(project))
     assert again.returncode == 0, again.stderr
@@ -86,11 +97,17 @@ def test_the_hook_creates_the_secret_once_and_never_touches_the_value_again(proj
     assert second["SecretString"].encode() == first["SecretString"].encode()
     assert second["VersionId"] == first["VersionId"]
 
-    for run, where in ((planned, "--dry-run"), (created, "the creating run"), (again, "the re-run")):
+    for run, where in (
+        (planned, "--dry-run"),
+        (created, "the creating run"),
+        (again, "the re-run"),
+    ):
         assert_absent(password, run.stdout + run.stderr, f"the output of {where}")
 
 
-def test_drift_in_tags_and_description_is_mended_and_a_dry_run_only_reports_it(project, aws_env, capsys, caplog):
+def test_drift_in_tags_and_description_is_mended_and_a_dry_run_only_reports_it(
+    project, aws_env, capsys, caplog
+):
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="redis_scaffold")
     client = aws_env.client()
@@ -99,35 +116,57 @@ def test_drift_in_tags_and_description_is_mended_and_a_dry_run_only_reports_it(p
     value = client.get_secret_value(SecretId=NAME)["SecretString"]
     password = json.loads(value)["db-password"]
     # Someone edits the secret by hand in the console.
-    client.tag_resource(SecretId=NAME, Tags=[{"Key": "owner", "Value": "group:default/someone-else"},
-                                             {"Key": "cost-center", "Value": "42"}])
+    client.tag_resource(
+        SecretId=NAME,
+        Tags=[
+            {"Key": "owner", "Value": "group:default/someone-else"},
+            {"Key": "cost-center", "Value": "42"},
+        ],
+    )
     client.untag_resource(SecretId=NAME, TagKeys=["service"])
     client.update_secret(SecretId=NAME, Description="hand edited")
     edited = describe(client)
 
     code, out, _ = hook_in_process(capsys, str(project), "--dry-run")
     assert code == 0
-    assert "would mend: description" in out and "would mend: tag owner" in out and "would mend: tag service" in out
+    assert (
+        "would mend: description" in out
+        and "would mend: tag owner" in out
+        and "would mend: tag service" in out
+    )
     assert describe(client) == edited
 
     code, out, _ = hook_in_process(capsys, str(project))
     assert code == 0 and "mended: tag owner" in out
     assert tags_of(client) == {
-        "service": "shopping-cart", "owner": "group:default/platform-team", "managed-by": "terraform",
-        ORIGIN_TAG: "hook", "cost-center": "42",  # a tag of someone else's is kept
+        "service": "shopping-cart",
+        "owner": "group:default/platform-team",
+        "managed-by": "terraform",
+        ORIGIN_TAG: "hook",
+        "cost-center": "42",  # a tag of someone else's is kept
     }
-    assert client.describe_secret(SecretId=NAME)["Description"] == "Redis Sentinel for the shopping-cart service"
+    assert (
+        client.describe_secret(SecretId=NAME)["Description"]
+        == "Redis Sentinel for the shopping-cart service"
+    )
     assert client.get_secret_value(SecretId=NAME)["SecretString"] == value
     assert_absent(password, created + out + caplog.text, "the hook's output or log records")
 
 
 @pytest.mark.parametrize(
     "planted, reason",
-    [("PLANTED-not-json-PLANTED", "not a JSON object"),
-     (json.dumps({"password": "PLANTED-wrong-key-PLANTED"}), "no non-empty string under key 'db-password'")],
+    [
+        ("PLANTED-not-json-PLANTED", "not a JSON object"),
+        (
+            json.dumps({"password": "PLANTED-wrong-key-PLANTED"}),
+            "no non-empty string under key 'db-password'",
+        ),
+    ],
     ids=["not-json", "missing-key"],
 )
-def test_an_existing_value_the_apps_cannot_read_is_refused_and_left_alone(project, aws_env, capsys, planted, reason):
+def test_an_existing_value_the_apps_cannot_read_is_refused_and_left_alone(
+    project, aws_env, capsys, planted, reason
+):
     client = aws_env.client()
     client.create_secret(Name=NAME, SecretString=planted)
     code, out, err = hook_in_process(capsys, str(project))
@@ -175,7 +214,9 @@ def iam_enforcing_moto(tmp_path):
     with open(tmp_path / "moto.log", "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -186,7 +227,9 @@ def iam_enforcing_moto(tmp_path):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the IAM-enforcing moto server did not start:\n{(tmp_path / 'moto.log').read_text()}")
+                    pytest.fail(
+                        f"the IAM-enforcing moto server did not start:\n{(tmp_path / 'moto.log').read_text()}"
+                    )
                 time.sleep(0.1)
         yield endpoint
     finally:
@@ -195,7 +238,9 @@ def iam_enforcing_moto(tmp_path):
 
 
 def test_access_denied(project, aws_env, iam_enforcing_moto, monkeypatch, capsys):
-    iam = boto3.session.Session(region_name="us-east-1").client("iam", endpoint_url=iam_enforcing_moto)
+    iam = boto3.session.Session(region_name="us-east-1").client(
+        "iam", endpoint_url=iam_enforcing_moto
+    )
     iam.create_user(UserName="no-rights")  # request 1 of the two unchecked ones
     key = iam.create_access_key(UserName="no-rights")["AccessKey"]  # request 2
     monkeypatch.setenv("AWS_ENDPOINT_URL", iam_enforcing_moto)
@@ -203,7 +248,11 @@ def test_access_denied(project, aws_env, iam_enforcing_moto, monkeypatch, capsys
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     code, _, err = hook_in_process(capsys, str(project))
     assert code == 12, err
-    assert one_paragraph(err) and "AWS refused DescribeSecret" in err and "secretsmanager:DescribeSecret" in err
+    assert (
+        one_paragraph(err)
+        and "AWS refused DescribeSecret" in err
+        and "secretsmanager:DescribeSecret" in err
+    )
 
 
 def test_a_directory_that_is_not_a_generated_project_is_refused(tmp_path, aws_env, capsys):

@@ -88,14 +88,23 @@ def waived_keys(waivers: list[dict]) -> set[tuple[str, str, str]]:
 # ----------------------------------------------------------------- scanners
 def scanner_env(home: Path) -> dict[str, str]:
     """No API key, no platform URL, no token: nothing that would make a scanner call out."""
-    return {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8",
-            "ZIZMOR_OFFLINE": "true", "LOG_LEVEL": "WARNING"}
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "ZIZMOR_OFFLINE": "true",
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture(scope="session")
 def scan_venv() -> Path:
-    out = subprocess.run(["bash", str(REPO_ROOT / "scripts/scan-venv.sh"), "--offline"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts/scan-venv.sh"), "--offline"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if out.returncode != 0:
         pytest.fail(
             "the security scanners' environment is missing: run `bash scripts/scan-venv.sh` "
@@ -109,7 +118,9 @@ def scan_venv() -> Path:
 
 
 def kustomize(path: Path) -> str:
-    out = subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, f"kubectl kustomize {path}: {out.stderr}"
     return out.stdout
 
@@ -137,35 +148,66 @@ def render_variant(repo: Path, dst: Path) -> dict[str, str]:
             (dst / "k8s" / f"{baseline}.yaml").write_text(kustomize(bare))
             shutil.rmtree(dst / "standin")
         targets[slug] = baseline
-    shutil.copytree(repo / "terraform", dst / "terraform",
-                    ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    shutil.copytree(
+        repo / "terraform",
+        dst / "terraform",
+        ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"),
+    )
     return targets
 
 
 def checkov_reports(venv: Path, root: Path, home: Path) -> list[dict]:
     out = subprocess.run(
-        [str(venv / "bin/checkov"), "--directory", str(root),
-         "--framework", "kubernetes", "terraform",
-         "--skip-download",  # no guidelines, severities or policies from the platform
-         "--output", "json", "--compact", "--soft-fail"],
-        capture_output=True, text=True, timeout=CHECKOV_TIMEOUT, cwd=root, env=scanner_env(home),
+        [
+            str(venv / "bin/checkov"),
+            "--directory",
+            str(root),
+            "--framework",
+            "kubernetes",
+            "terraform",
+            "--skip-download",  # no guidelines, severities or policies from the platform
+            "--output",
+            "json",
+            "--compact",
+            "--soft-fail",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=CHECKOV_TIMEOUT,
+        cwd=root,
+        env=scanner_env(home),
     )
     assert out.returncode == 0, f"checkov failed:\n{out.stderr[-3000:]}"
     reports = json.loads(out.stdout)
     reports = reports if isinstance(reports, list) else [reports]
     for report in reports:
-        assert report["summary"]["parsing_errors"] == 0, f"checkov could not parse: {report['summary']}"
+        assert report["summary"]["parsing_errors"] == 0, (
+            f"checkov could not parse: {report['summary']}"
+        )
     return reports
 
 
 def zizmor_findings(venv: Path, repo: Path, home: Path) -> tuple[int, list[dict]]:
     workflows = sorted((repo / ".github/workflows").glob("*.yml"))
     out = subprocess.run(
-        [str(venv / "bin/zizmor"), "--offline", "--no-config",
-         "--no-ignores",  # waivers live in security/waivers.yml only, never inline
-         "--persona", "pedantic", "--format", "json", "--no-exit-codes", "--no-progress",
-         ".github/workflows"],
-        capture_output=True, text=True, timeout=ZIZMOR_TIMEOUT, cwd=repo, env=scanner_env(home),
+        [
+            str(venv / "bin/zizmor"),
+            "--offline",
+            "--no-config",
+            "--no-ignores",  # waivers live in security/waivers.yml only, never inline
+            "--persona",
+            "pedantic",
+            "--format",
+            "json",
+            "--no-exit-codes",
+            "--no-progress",
+            ".github/workflows",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=ZIZMOR_TIMEOUT,
+        cwd=repo,
+        env=scanner_env(home),
     )
     assert out.returncode == 0, f"zizmor failed:\n{out.stderr[-3000:]}"
     return len(workflows), json.loads(out.stdout)
@@ -181,11 +223,21 @@ def scan(venv: Path, template_src: Path, work: Path) -> tuple[list[dict], dict[s
     for name, answers in variants.items():
         repo = work / "repos" / name.replace("=", "-")
         try:
-            copier.run_copy(str(template_src), repo, data=answers, defaults=True, unsafe=True,
-                            quiet=True, vcs_ref=TEMPLATE_TAG, skip_tasks=True)
+            copier.run_copy(
+                str(template_src),
+                repo,
+                data=answers,
+                defaults=True,
+                unsafe=True,
+                quiet=True,
+                vcs_ref=TEMPLATE_TAG,
+                skip_tasks=True,
+            )
         except ValueError as exc:
-            pytest.fail(f"variant {name} does not generate with {answers}: {exc}\n"
-                        "give it the answers it needs in CHOICE_ANSWERS")
+            pytest.fail(
+                f"variant {name} does not generate with {answers}: {exc}\n"
+                "give it the answers it needs in CHOICE_ANSWERS"
+            )
         repos[name] = repo
         targets[name] = render_variant(repo, root / name.replace("=", "-"))
 
@@ -212,8 +264,12 @@ def scan(venv: Path, template_src: Path, work: Path) -> tuple[list[dict], dict[s
                         figures[variant]["checkov passed"] += 1
                     continue
                 failed.setdefault((variant, target), {})[(result["check_id"], res_kind, name)] = {
-                    "scanner": "checkov", "check": result["check_id"], "where": where,
-                    "variant": variant, "resource": result["resource"], "title": result["check_name"],
+                    "scanner": "checkov",
+                    "check": result["check_id"],
+                    "where": where,
+                    "variant": variant,
+                    "resource": result["resource"],
+                    "title": result["check_name"],
                 }
     for (variant, target), results in failed.items():
         if target.endswith(".standin"):
@@ -232,11 +288,16 @@ def scan(venv: Path, template_src: Path, work: Path) -> tuple[list[dict], dict[s
         for result in results:
             location = result["locations"][0]
             path = location["symbolic"]["key"]["Local"]["verbatim_path"]
-            findings.append({
-                "scanner": "zizmor", "check": result["ident"], "where": f"{path} workflow",
-                "variant": name, "title": result["desc"],
-                "resource": f"{path}:{location['concrete']['location']['start_point']['row'] + 1}",
-            })
+            findings.append(
+                {
+                    "scanner": "zizmor",
+                    "check": result["ident"],
+                    "where": f"{path} workflow",
+                    "variant": name,
+                    "title": result["desc"],
+                    "resource": f"{path}:{location['concrete']['location']['start_point']['row'] + 1}",
+                }
+            )
     return findings, figures
 
 
@@ -244,7 +305,9 @@ def figures_table(findings: list[dict], figures: dict[str, Counter], waived: set
     for f in findings:
         ok = (f["scanner"], f["check"], f["where"]) in waived
         figures[f["variant"]][f"{f['scanner']} {'waived' if ok else 'failed'}"] += 1
-    lines = ["variant: checkov passed/failed/waived (stand-in findings not counted); zizmor workflows/failed/waived"]
+    lines = [
+        "variant: checkov passed/failed/waived (stand-in findings not counted); zizmor workflows/failed/waived"
+    ]
     for variant, c in figures.items():
         lines.append(
             f"  {variant}: checkov {c['checkov passed']}/{c['checkov failed']}/{c['checkov waived']}"
@@ -262,21 +325,35 @@ def test_every_finding_is_fixed_or_waived_and_no_waiver_is_stale(scan_venv, temp
     table = figures_table(findings, figures, waived)
     print(table)
 
-    new = sorted({(f["scanner"], f["check"], f["where"], f["title"]) for f in findings
-                  if (f["scanner"], f["check"], f["where"]) not in waived})
+    new = sorted(
+        {
+            (f["scanner"], f["check"], f["where"], f["title"])
+            for f in findings
+            if (f["scanner"], f["check"], f["where"]) not in waived
+        }
+    )
     seen = {(f["scanner"], f["check"], f["where"]) for f in findings}
     stale = sorted(waived - seen)
     problems = []
     if new:
-        problems.append("new findings (fix them in the template, or waive them with a reason in "
-                        "security/waivers.yml):\n" + "\n".join(
-                            f"  {s} {c} at {w}: {t} (variants: "
-                            + ", ".join(sorted({f['variant'] for f in findings if (f['check'], f['where']) == (c, w)}))
-                            + ")" for s, c, w, t in new))
+        problems.append(
+            "new findings (fix them in the template, or waive them with a reason in "
+            "security/waivers.yml):\n"
+            + "\n".join(
+                f"  {s} {c} at {w}: {t} (variants: "
+                + ", ".join(
+                    sorted({f["variant"] for f in findings if (f["check"], f["where"]) == (c, w)})
+                )
+                + ")"
+                for s, c, w, t in new
+            )
+        )
     if stale:
-        problems.append("stale waivers (no variant triggers them any more: remove them from "
-                        "security/waivers.yml and run scripts/security-waivers.py):\n"
-                        + "\n".join(f"  {s} {c} at {w}" for s, c, w in stale))
+        problems.append(
+            "stale waivers (no variant triggers them any more: remove them from "
+            "security/waivers.yml and run scripts/security-waivers.py):\n"
+            + "\n".join(f"  {s} {c} at {w}" for s, c, w in stale)
+        )
     assert not problems, "\n\n".join(problems) + "\n\n" + table
     # Every variant was scanned by both scanners.
     for variant, c in figures.items():
@@ -292,12 +369,18 @@ def test_waivers_say_why():
         assert set(w) == {"check", "scanner", "title", "where", "reason"}, w.get("check")
         assert w["scanner"] in SCANNERS, w["check"]
         assert w["where"] and all(isinstance(x, str) and " " in x for x in w["where"]), w["check"]
-        assert len(w["reason"].split()) >= 40, f"{w['check']}: a reason a reviewer can weigh, please"
+        assert len(w["reason"].split()) >= 40, (
+            f"{w['check']}: a reason a reviewer can weigh, please"
+        )
 
 
 def test_docs_security_lists_every_waiver():
-    out = subprocess.run([sys.executable, str(REPO_ROOT / "scripts/security-waivers.py"), "--check"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts/security-waivers.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     doc = (REPO_ROOT / "docs/security.md").read_text()
     for w in load_waivers():
@@ -307,8 +390,10 @@ def test_docs_security_lists_every_waiver():
 def test_container_identity_and_image_pinning(generate):
     """Non-root UID >= 10000 with fsGroup on the pod; the digest answer pins
     image:tag@digest and keeps the tag; IfNotPresent either way."""
-    for answers, image in (({}, "redis:7.4.6"),
-                           ({"customise": True, "redis_image_digest": TEST_DIGEST}, f"redis:7.4.6@{TEST_DIGEST}")):
+    for answers, image in (
+        ({}, "redis:7.4.6"),
+        ({"customise": True, "redis_image_digest": TEST_DIGEST}, f"redis:7.4.6@{TEST_DIGEST}"),
+    ):
         repo = generate(answers, name="digest" if answers else "plain")
         objs = [d for d in yaml.safe_load_all(kustomize(repo / "manifest/redis/base")) if d]
         (sts,) = [o for o in objs if o["kind"] == "StatefulSet"]
@@ -320,11 +405,17 @@ def test_container_identity_and_image_pinning(generate):
             assert c["image"] == image and c["imagePullPolicy"] == "IfNotPresent"
             assert "runAsUser" not in c["securityContext"]  # the pod's UID holds for both
         # Everything the scripts write goes to the two writable mounts (data: fsGroup; run: emptyDir).
-        assert {m["mountPath"] for c in pod["containers"] for m in c["volumeMounts"] if not m.get("readOnly")} \
-            == {"/data", "/run/redis"}
+        assert {
+            m["mountPath"]
+            for c in pod["containers"]
+            for m in c["volumeMounts"]
+            if not m.get("readOnly")
+        } == {"/data", "/run/redis"}
 
 
-@pytest.mark.parametrize("digest", ["sha256:abc", "sha512:" + "a" * 64, "sha256:" + "A" * 64, "7.4.6@sha256:" + "a" * 64])
+@pytest.mark.parametrize(
+    "digest", ["sha256:abc", "sha512:" + "a" * 64, "sha256:" + "A" * 64, "7.4.6@sha256:" + "a" * 64]
+)
 def test_bad_digest_is_refused(generate, tmp_path, digest):
     with pytest.raises(ValueError) as excinfo:
         generate({"customise": True, "redis_image_digest": digest}, name="rejected")

@@ -46,16 +46,28 @@ def check_cli(repo: Path, *args: str, password: str | None, timeout: float = 60)
         env["REDIS_PASSWORD"] = password
     return subprocess.run(
         [sys.executable, "-m", "redis_scaffold", "sentinel", "check", str(repo), *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
-def check_in_process(repo, topo, capsys, *, password=None, sentinels=None, strict=True, timeout=5.0):
+def check_in_process(
+    repo, topo, capsys, *, password=None, sentinels=None, strict=True, timeout=5.0
+):
     """(exit code, stdout + stderr) of the check, errors shown as the command shows them."""
     try:
         code = run_check(
-            repo, sentinels or sentinel_args(topo), timeout, strict, "env",
-            {"REDIS_PASSWORD": password or topo.password}, sys.stdout, sys.stderr,
+            repo,
+            sentinels or sentinel_args(topo),
+            timeout,
+            strict,
+            "env",
+            {"REDIS_PASSWORD": password or topo.password},
+            sys.stdout,
+            sys.stderr,
         )
     except ScaffoldError as error:
         print(f"error: {error.describe()}", file=sys.stderr)
@@ -80,16 +92,23 @@ def check_keys_left(topo: LocalTopology) -> list[str]:
 
 
 def test_healthy_topology_passes_and_leaves_no_key(repo, healthy, capsys):
-    result = check_cli(repo, *[a for s in sentinel_args(healthy) for a in ("--sentinel", s)],
-                       "--strict", password=healthy.password)
+    result = check_cli(
+        repo,
+        *[a for s in sentinel_args(healthy) for a in ("--sentinel", s)],
+        "--strict",
+        password=healthy.password,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    master = "%s:%d" % healthy.master_address()
+    host, port = healthy.master_address()
+    master = f"{host}:{port}"
     assert f"master {master}" in result.stdout
     for step in ("quorum", "members", "round trip"):
         assert step in result.stdout
     assert "3 sentinels (3 up), 2 replicas (2 up)" in result.stdout
-    assert healthy.password not in result.stdout + result.stderr, "the password appears in the output"
+    assert healthy.password not in result.stdout + result.stderr, (
+        "the password appears in the output"
+    )
     assert check_keys_left(healthy) == []
 
     # The same deployment, asked with a wrong password: refused, and said so.
@@ -112,7 +131,8 @@ def test_master_killed_the_check_follows_the_failover(repo, healthy, capsys):
     old = healthy.master_address()
     healthy.kill(healthy.node_at(old[0]))
     healthy.wait_until(
-        lambda: len(named := masters_named(healthy)) == 1 and old not in named, 30,
+        lambda: len(named := masters_named(healthy)) == 1 and old not in named,
+        30,
         "every sentinel to name the new master",
     )
     new = healthy.master_address()
@@ -135,7 +155,9 @@ def test_losing_sentinels_one_then_two(repo, healthy, capsys):
     assert "warning: 1 of 3 sentinels are down" in out
 
     healthy.kill(second, role="sentinel")
-    healthy.wait_until(lambda: flagged_down(healthy, survivor, second), 30, "second sentinel marked down")
+    healthy.wait_until(
+        lambda: flagged_down(healthy, survivor, second), 30, "second sentinel marked down"
+    )
 
     code, out = check_in_process(repo, healthy, capsys)
     assert code == sentinel.NoQuorum.exit_code
@@ -159,7 +181,10 @@ def test_nothing_listening_ends_unreachable_naming_the_addresses(repo):
         with pytest.raises(sentinel.Unreachable) as caught:
             sentinel.check(
                 [sentinel.parse_address(a) for a in (mute, refused)],
-                "shopping-cart-redis", "irrelevant", pods=3, timeout=1.0,
+                "shopping-cart-redis",
+                "irrelevant",
+                pods=3,
+                timeout=1.0,
             )
     assert caught.value.tried == [mute, refused]
     assert mute in str(caught.value) and refused in str(caught.value)
@@ -168,7 +193,9 @@ def test_nothing_listening_ends_unreachable_naming_the_addresses(repo):
     lenient = check_cli(repo, "--sentinel", refused, "--timeout", "1", password="irrelevant")
     assert lenient.returncode == 0
     assert lenient.stderr.startswith("warning: ") and refused in lenient.stderr
-    strict = check_cli(repo, "--sentinel", refused, "--timeout", "1", "--strict", password="irrelevant")
+    strict = check_cli(
+        repo, "--sentinel", refused, "--timeout", "1", "--strict", password="irrelevant"
+    )
     assert strict.returncode == sentinel.Unreachable.exit_code
     # Errors go to stderr, one paragraph after the command's name, never a traceback.
     assert strict.stderr.startswith("redis-scaffold sentinel check: unreachable: ")

@@ -14,7 +14,14 @@ from tests.fixtures.aws import assert_absent
 
 pytestmark = pytest.mark.slow
 
-TF_FILES = {"versions.tf", "variables.tf", "secret.tf", "iam.tf", "outputs.tf", "terraform.tfvars.json"}
+TF_FILES = {
+    "versions.tf",
+    "variables.tf",
+    "secret.tf",
+    "iam.tf",
+    "outputs.tf",
+    "terraform.tfvars.json",
+}
 
 
 def secret_value(aws_env, name: str) -> tuple[str, str]:
@@ -26,7 +33,9 @@ def secret_value(aws_env, name: str) -> tuple[str, str]:
 def secret_ensure(project) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "redis_scaffold", "secret", "ensure", str(project)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -35,14 +44,26 @@ def tfvars_of(project) -> dict:
 
 
 def test_generated_terraform_with_a_kms_key_is_formatted_and_valid(generate, terraform):
-    project = generate({"service_name": "billing", "kms_key_id": "alias/billing-redis",
-                        "secret_recovery_window_days": 0})
+    project = generate(
+        {
+            "service_name": "billing",
+            "kms_key_id": "alias/billing-redis",
+            "secret_recovery_window_days": 0,
+        }
+    )
     assert TF_FILES <= {p.name for p in (project / "terraform").iterdir()}
     assert tfvars_of(project) == {
-        "region": "us-east-1", "secret_name": "billing-redis", "secret_key": "db-password",
-        "description": "Redis Sentinel for the billing service", "kms_key_id": "alias/billing-redis",
+        "region": "us-east-1",
+        "secret_name": "billing-redis",
+        "secret_key": "db-password",
+        "description": "Redis Sentinel for the billing service",
+        "kms_key_id": "alias/billing-redis",
         "recovery_window_in_days": 0,
-        "tags": {"service": "billing", "owner": "group:default/platform-team", "managed-by": "terraform"},
+        "tags": {
+            "service": "billing",
+            "owner": "group:default/platform-team",
+            "managed-by": "terraform",
+        },
     }
     tf = terraform(project)
     tf("fmt", "-check", "-diff", "-recursive")
@@ -50,7 +71,9 @@ def test_generated_terraform_with_a_kms_key_is_formatted_and_valid(generate, ter
     assert "The configuration is valid" in tf("validate").stdout
 
 
-def test_terraform_alone_creates_the_secret_and_keeps_the_password_out_of_state(generate, terraform, aws_env):
+def test_terraform_alone_creates_the_secret_and_keeps_the_password_out_of_state(
+    generate, terraform, aws_env
+):
     project = generate()
     assert TF_FILES <= {p.name for p in (project / "terraform").iterdir()}
     assert tfvars_of(project)["kms_key_id"] == ""
@@ -73,7 +96,10 @@ def test_terraform_alone_creates_the_secret_and_keeps_the_password_out_of_state(
     assert_absent(password, tf.state_text(), "terraform.tfstate")
     assert_absent(password, plan.stream, "terraform plan's output")
     assert_absent(password, applied.stdout + applied.stderr, "terraform apply's output")
-    tags = {t["Key"]: t["Value"] for t in aws_env.client().describe_secret(SecretId="shopping-cart-redis")["Tags"]}
+    tags = {
+        t["Key"]: t["Value"]
+        for t in aws_env.client().describe_secret(SecretId="shopping-cart-redis")["Tags"]
+    }
     assert tags["password-origin"] == "terraform"
 
     # The hook run afterwards (say by the portal pipeline) finds the secret, checks it,
@@ -96,7 +122,9 @@ def test_terraform_adopts_the_secret_the_hook_created(generate, terraform, aws_e
     before = secret_value(aws_env, "checkout-redis")
     # A neighbour whose name starts with ours must not be mistaken for it.
     aws_env.client().create_secret(
-        Name="checkout-redis-old", SecretString="{}", Tags=[{"Key": "password-origin", "Value": "hook"}]
+        Name="checkout-redis-old",
+        SecretString="{}",
+        Tags=[{"Key": "password-origin", "Value": "hook"}],
     )
 
     tf = terraform(project)
@@ -128,8 +156,12 @@ READER_FILES = {"secret-reader.tf", "secret-reader.auto.tfvars.json"}
 
 @pytest.mark.parametrize("store", ["", "aws-secrets-manager"], ids=["own-store", "cluster-store"])
 def test_external_secrets_terraform_is_formatted_and_valid(generate, terraform, store):
-    answers = {"secret_delivery": "external-secrets", "secret_store": store,
-               "kms_key_id": "alias/billing-redis", "service_name": "billing"}
+    answers = {
+        "secret_delivery": "external-secrets",
+        "secret_store": store,
+        "kms_key_id": "alias/billing-redis",
+        "service_name": "billing",
+    }
     if not store:
         answers["oidc_provider_arn"] = OIDC_PROVIDER
     project = generate(answers)
@@ -137,8 +169,15 @@ def test_external_secrets_terraform_is_formatted_and_valid(generate, terraform, 
     assert TF_FILES <= files
     assert (READER_FILES <= files) if not store else not (READER_FILES & files)
     # The secret's own contract, which the hook reads, is the same for every delivery.
-    assert set(tfvars_of(project)) == {"region", "secret_name", "secret_key", "description",
-                                       "kms_key_id", "recovery_window_in_days", "tags"}
+    assert set(tfvars_of(project)) == {
+        "region",
+        "secret_name",
+        "secret_key",
+        "description",
+        "kms_key_id",
+        "recovery_window_in_days",
+        "tags",
+    }
     tf = terraform(project)
     tf("fmt", "-check", "-diff", "-recursive")
     tf.init()
@@ -148,14 +187,21 @@ def test_external_secrets_terraform_is_formatted_and_valid(generate, terraform, 
 def test_the_reader_role_trusts_only_the_stores_service_accounts_and_reads_only_this_secret(
     generate, terraform, aws_env
 ):
-    project = generate({"secret_delivery": "external-secrets", "oidc_provider_arn": OIDC_PROVIDER,
-                        "redis_namespace": "cache", "app_namespace": "storefront"})
+    project = generate(
+        {
+            "secret_delivery": "external-secrets",
+            "oidc_provider_arn": OIDC_PROVIDER,
+            "redis_namespace": "cache",
+            "app_namespace": "storefront",
+        }
+    )
     assert json.loads((project / "terraform/secret-reader.auto.tfvars.json").read_text()) == {
         "oidc_provider_arn": OIDC_PROVIDER,
         "reader_role_name": "shopping-cart-redis-reader-us-east-1",
         "reader_service_accounts": [
             "system:serviceaccount:cache:shopping-cart-redis-secret-reader",
-            "system:serviceaccount:storefront:shopping-cart-redis-secret-reader"],
+            "system:serviceaccount:storefront:shopping-cart-redis-secret-reader",
+        ],
     }
     tf = terraform(project)
     tf.use_emulator(aws_env.endpoint)
@@ -181,7 +227,8 @@ def test_the_reader_role_trusts_only_the_stores_service_accounts_and_reads_only_
     assert conditions[f"{OIDC_ISSUER}:aud"] == "sts.amazonaws.com"
     assert sorted(conditions[f"{OIDC_ISSUER}:sub"]) == [
         "system:serviceaccount:cache:shopping-cart-redis-secret-reader",
-        "system:serviceaccount:storefront:shopping-cart-redis-secret-reader"]
+        "system:serviceaccount:storefront:shopping-cart-redis-secret-reader",
+    ]
 
     secret_arn = aws_env.client().describe_secret(SecretId="shopping-cart-redis")["ARN"]
     policy = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="read-redis-password")
@@ -189,7 +236,10 @@ def test_the_reader_role_trusts_only_the_stores_service_accounts_and_reads_only_
     document = json.loads(document) if isinstance(document, str) else document
     (read,) = document["Statement"]  # no KMS key: no decrypt statement
     assert read["Effect"] == "Allow"
-    assert sorted(read["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    assert sorted(read["Action"]) == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+    ]
     assert read["Resource"] == secret_arn
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
 

@@ -28,8 +28,13 @@ from jinja2 import nodes
 PATTERNS_FILE = "includes/patterns.jinja"
 
 UNKNOWN = object()  # an argument that is not a constant (it names another answer)
-JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-              "path": "string"}
+JSON_TYPES = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "path": "string",
+}
 
 
 def _pattern(pattern: str, allow_empty: Any = False) -> dict:
@@ -60,9 +65,12 @@ def rule_schemas(patterns: dict[str, dict]) -> dict:
     return {
         "dns_label": lambda max=63: {**_pattern(p["dns_label"]), **_known(maxLength=max)},
         "dns_subdomain": lambda max=253, allow_empty=False: {
-            **_pattern(p["dns_subdomain"], allow_empty), **_known(maxLength=max)},
+            **_pattern(p["dns_subdomain"], allow_empty),
+            **_known(maxLength=max),
+        },
         "matches": lambda pattern, rule="", allow_empty=False: (
-            {} if pattern is UNKNOWN else _pattern(pattern, allow_empty)),
+            {} if pattern is UNKNOWN else _pattern(pattern, allow_empty)
+        ),
         "one_line": lambda max: {**_pattern(p["one_line"]), **_known(maxLength=max)},
         "int_between": lambda low, high, rule="": _known(minimum=low, maximum=high),
         "memory": lambda allow_empty=False: _pattern(p["memory"], allow_empty),
@@ -127,8 +135,10 @@ class _Translator:
             return self._all(self.message(node.left), self.message(node.right))
         if isinstance(node, nodes.CondExpr):
             test = self.condition(node.test)
-            return self._any(self._all(test, self.message(node.expr1)),
-                             self._all(self._not(test), self.message(node.expr2)))
+            return self._any(
+                self._all(test, self.message(node.expr1)),
+                self._all(self._not(test), self.message(node.expr2)),
+            )
         if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
             return self._rule(node)
         return None
@@ -139,8 +149,7 @@ class _Translator:
             return None
         const = lambda n: n.value if isinstance(n, nodes.Const) else UNKNOWN  # noqa: E731
         try:
-            return rule(*map(const, call.args[1:]),
-                        **{k.key: const(k.value) for k in call.kwargs})
+            return rule(*map(const, call.args[1:]), **{k.key: const(k.value) for k in call.kwargs})
         except TypeError:
             return None
 
@@ -153,16 +162,23 @@ class _Translator:
         if isinstance(node, nodes.Not):
             return self._not(self.condition(node.node))
         if isinstance(node, nodes.Test) and self._is_var(node.node):
-            return {"odd": {"not": {"multipleOf": 2}}, "even": {"multipleOf": 2},
-                    "number": {}, "string": {}, "integer": {}}.get(node.name)
+            return {
+                "odd": {"not": {"multipleOf": 2}},
+                "even": {"multipleOf": 2},
+                "number": {},
+                "string": {},
+                "integer": {},
+            }.get(node.name)
         if isinstance(node, nodes.Compare):
             return self._compare(node)
         return None
 
     def _compare(self, node: nodes.Compare) -> dict | None:
         chain = [node.expr, *(op.expr for op in node.ops)]
-        parts = [self._pair(left, op.op, right)
-                 for left, op, right in zip(chain, node.ops, chain[1:])]
+        parts = [
+            self._pair(left, op.op, right)
+            for left, op, right in zip(chain, node.ops, chain[1:], strict=False)
+        ]
         return None if None in parts else self._all(*parts)
 
     def _pair(self, left: nodes.Node, op: str, right: nodes.Node) -> dict | None:
@@ -171,14 +187,23 @@ class _Translator:
             left, op, right = right, flipped[op], left
         if self._is_var(left) and isinstance(right, nodes.Const):
             value = right.value
-            return {"lt": {"exclusiveMaximum": value}, "lteq": {"maximum": value},
-                    "gt": {"exclusiveMinimum": value}, "gteq": {"minimum": value},
-                    "eq": {"const": value}, "ne": {"not": {"const": value}}}.get(op)
-        lowered = (isinstance(right, nodes.Filter) and right.name == "lower"
-                   and self._is_var(right.node))
+            return {
+                "lt": {"exclusiveMaximum": value},
+                "lteq": {"maximum": value},
+                "gt": {"exclusiveMinimum": value},
+                "gteq": {"minimum": value},
+                "eq": {"const": value},
+                "ne": {"not": {"const": value}},
+            }.get(op)
+        lowered = (
+            isinstance(right, nodes.Filter) and right.name == "lower" and self._is_var(right.node)
+        )
         if op == "in" and lowered and isinstance(left, nodes.Const) and isinstance(left.value, str):
-            return {"pattern": "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c
-                                       for c in left.value)}
+            return {
+                "pattern": "".join(
+                    f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in left.value
+                )
+            }
         return None
 
 
@@ -186,8 +211,12 @@ def validator_schema(var: str, validator: str, rules: dict) -> dict | None:
     """JSON Schema of the values `validator` accepts, or None if none can be said."""
     tree = jinja2.Environment().parse(validator)
     outputs = [n for n in tree.body if isinstance(n, nodes.Output)]
-    exprs = [e for o in outputs for e in o.nodes
-             if not (isinstance(e, nodes.TemplateData) and not e.data.strip())]
+    exprs = [
+        e
+        for o in outputs
+        for e in o.nodes
+        if not (isinstance(e, nodes.TemplateData) and not e.data.strip())
+    ]
     if len(exprs) != 1:
         return None
     return _Translator(var, rules).message(exprs[0])
@@ -208,8 +237,11 @@ def _as_enum(schema: dict) -> dict:
 
 def _numbers(schema: Any) -> list:
     if isinstance(schema, dict):
-        found = [v for k, v in schema.items()
-                 if k in {"const", "minimum", "maximum"} and not isinstance(v, bool)]
+        found = [
+            v
+            for k, v in schema.items()
+            if k in {"const", "minimum", "maximum"} and not isinstance(v, bool)
+        ]
         return found + list(itertools.chain.from_iterable(map(_numbers, schema.values())))
     if isinstance(schema, list):
         return list(itertools.chain.from_iterable(map(_numbers, schema)))
@@ -232,8 +264,9 @@ def question_schema(name: str, question: dict, rules: dict) -> dict:
         schema.update(item)
     default = question.get("default")
     if isinstance(default, str) and ("{{" in default or "{%" in default):
-        schema["description"] = (schema.get("description", "") +
-                                 f" Leave empty for the default: {default}").strip()
+        schema["description"] = (
+            schema.get("description", "") + f" Leave empty for the default: {default}"
+        ).strip()
     elif "default" in question:
         schema["default"] = default
     if question.get("validator") and not question.get("multiselect"):

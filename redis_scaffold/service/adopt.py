@@ -45,20 +45,30 @@ class Finding:
 
 PLACEHOLDER = re.compile(r"<path:([^#<>\s]+)#([^#<>\s]+)(?:#[^<>\s]*)?>")
 SENTINEL_MONITOR = re.compile(r"^\s*sentinel monitor (\S+) \S+ \S+ (\d+)", re.M)
-SENTINEL_SETTING = re.compile(r"^\s*sentinel (down-after-milliseconds|failover-timeout) \S+ (\d+)", re.M)
-REDIS_HOST = re.compile(
-    r"REDIS_HOST\W+(?:value:\s*)?\"?([a-z0-9-]+)\.([a-z0-9-]+)(?:\.svc)?\.([a-z0-9.-]+?)\"?\s*$", re.M
+SENTINEL_SETTING = re.compile(
+    r"^\s*sentinel (down-after-milliseconds|failover-timeout) \S+ (\d+)", re.M
 )
-MASTER_QUERY = re.compile(r"get-master-addr-by-name\s+<?(?:[A-Za-z]+ e\.g:\s*)?([A-Za-z0-9][-_.A-Za-z0-9]*)")
+REDIS_HOST = re.compile(
+    r"REDIS_HOST\W+(?:value:\s*)?\"?([a-z0-9-]+)\.([a-z0-9-]+)(?:\.svc)?\.([a-z0-9.-]+?)\"?\s*$",
+    re.M,
+)
+MASTER_QUERY = re.compile(
+    r"get-master-addr-by-name\s+<?(?:[A-Za-z]+ e\.g:\s*)?([A-Za-z0-9][-_.A-Za-z0-9]*)"
+)
 SECRET_KEY_REF = re.compile(r"secretKeyRef:\s*key:\s*([-._A-Za-z0-9]+)")
-TF_SECRET = re.compile(r'resource\s+"aws_secretsmanager_secret"\s+"[^"]+"\s*\{(.*?)^\}', re.S | re.M)
+TF_SECRET = re.compile(
+    r'resource\s+"aws_secretsmanager_secret"\s+"[^"]+"\s*\{(.*?)^\}', re.S | re.M
+)
 TF_NAME = re.compile(r'^\s*name\s*=\s*"([^"$]+)"', re.M)
 TF_REGION = re.compile(r'^\s*region\s*=\s*"([a-z0-9-]+)"', re.M)
 TF_RECOVERY = re.compile(r"^\s*recovery_window_in_days\s*=\s*(\d+)", re.M)
 TF_VARIABLE = re.compile(r'variable\s+"([a-z_]+)"\s*\{[^}]*?default\s*=\s*"?([^"\n}]+)"?', re.S)
 TF_VARIABLE_ANSWERS = {
-    "secret_name": "secret_name", "secret_key": "secret_key", "region": "aws_region",
-    "aws_region": "aws_region", "kms_key_id": "kms_key_id",
+    "secret_name": "secret_name",
+    "secret_key": "secret_key",
+    "region": "aws_region",
+    "aws_region": "aws_region",
+    "kms_key_id": "kms_key_id",
     "recovery_window_in_days": "secret_recovery_window_days",
 }
 
@@ -109,7 +119,13 @@ def _from_manifests(project: Path) -> dict[str, Finding]:
                 note("master_set", master_set, path)
                 note("sentinel_quorum", int(quorum), path)
             for setting, value in SENTINEL_SETTING.findall(text):
-                note({"down-after-milliseconds": "down_after_ms"}.get(setting, "failover_timeout_ms"), int(value), path)
+                note(
+                    {"down-after-milliseconds": "down_after_ms"}.get(
+                        setting, "failover_timeout_ms"
+                    ),
+                    int(value),
+                    path,
+                )
             for doc in _yaml_documents(path):
                 if not isinstance(doc, dict):
                     continue
@@ -143,7 +159,7 @@ def _from_terraform(project: Path) -> dict[str, Finding]:
     for path in sorted(directory.iterdir()):
         source = path.relative_to(project).as_posix()
 
-        def note(key: str, value: object) -> None:
+        def note(key: str, value: object, source: str = source) -> None:
             if value not in (None, ""):
                 found.setdefault(key, Finding(value, source))
 
@@ -254,7 +270,9 @@ def adopt(
         )
     dirty = dirty_paths(project)
     if dirty:
-        raise AdoptError(f"{project} has uncommitted changes ({', '.join(dirty[:5])}): commit them first.")
+        raise AdoptError(
+            f"{project} has uncommitted changes ({', '.join(dirty[:5])}): commit them first."
+        )
     url = _template_url(template)
     try:
         tags = pep440_tags(url)
@@ -284,8 +302,14 @@ def adopt(
         rendered = Path(tmp, "copy")
         try:
             copier.run_copy(
-                url, rendered, data={k: f.value for k, f in answers.items()}, vcs_ref=vcs_ref,
-                defaults=True, unsafe=True, skip_tasks=True, quiet=True,
+                url,
+                rendered,
+                data={k: f.value for k, f in answers.items()},
+                vcs_ref=vcs_ref,
+                defaults=True,
+                unsafe=True,
+                skip_tasks=True,
+                quiet=True,
             )
         except (ValueError, CopierError) as error:
             where = ""
@@ -295,7 +319,10 @@ def adopt(
                 where = f" ({match.group(1)}={finding.value!r} came from {finding.source}; pass --data {match.group(1)}=...)"
             raise AdoptError(f"the template refused the answers: {error}{where}") from error
         (project / ANSWERS_FILE).write_text((rendered / ANSWERS_FILE).read_text())
-    _commit(project, f"Adopt the Redis Sentinel template {vcs_ref}\n\nredis-scaffold adopt --template {url}")
+    _commit(
+        project,
+        f"Adopt the Redis Sentinel template {vcs_ref}\n\nredis-scaffold adopt --template {url}",
+    )
     return answers
 
 
@@ -334,10 +361,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("project_dir", metavar="PROJECT_DIR")
-    parser.add_argument("--template", required=True, metavar="SRC", help="template repository (path or git URL)")
-    parser.add_argument("--vcs-ref", metavar="TAG", help="release the project matches (default: the latest tag)")
     parser.add_argument(
-        "--data", action="append", default=[], metavar="KEY=VALUE",
+        "--template", required=True, metavar="SRC", help="template repository (path or git URL)"
+    )
+    parser.add_argument(
+        "--vcs-ref", metavar="TAG", help="release the project matches (default: the latest tag)"
+    )
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="an answer, overriding what was inferred (repeatable)",
     )
     parser.set_defaults(func=_run)

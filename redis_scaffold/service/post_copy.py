@@ -51,7 +51,9 @@ def run_step(argv: list[str], later: str, out: TextIO) -> bool:
 def post_copy(project: Path, create_secret: bool, check_sentinel: bool, out: TextIO) -> bool:
     """Run the opted-in steps; True when all of them completed."""
     ok = True
-    for wanted, (command, later) in zip((create_secret, check_sentinel), STEPS.values()):
+    for wanted, (command, later) in zip(
+        (create_secret, check_sentinel), STEPS.values(), strict=False
+    ):
         if wanted:
             ok = run_step([*command, str(project)], later, out) and ok
     return ok
@@ -69,7 +71,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("project", type=Path, metavar="PROJECT_DIR", help="the generated repository")
+    parser.add_argument(
+        "project", type=Path, metavar="PROJECT_DIR", help="the generated repository"
+    )
     parser.add_argument("--create-secret", action="store_true", help="run `secret ensure`")
     parser.add_argument("--check-sentinel", action="store_true", help="run `sentinel check`")
     parser.set_defaults(func=_run)

@@ -91,7 +91,8 @@ class SecretSpec:
         missing = [k for k in ("secret_name", "secret_key", "region") if not tfvars.get(k)]
         if missing:
             raise SpecError(
-                "terraform.tfvars.json lacks " + ", ".join(missing)
+                "terraform.tfvars.json lacks "
+                + ", ".join(missing)
                 + "; regenerate the project (copier update) or restore the file."
             )
         return cls(
@@ -117,7 +118,9 @@ class Report:
 
     def lines(self) -> list[str]:
         prefix = "[dry run] " if self.dry_run else ""
-        out = [f"{prefix}secret {self.name}: {self.action}" + (f" ({self.arn})" if self.arn else "")]
+        out = [
+            f"{prefix}secret {self.name}: {self.action}" + (f" ({self.arn})" if self.arn else "")
+        ]
         verb = "would mend" if self.dry_run else "mended"
         out += [f"  {verb}: {change}" for change in self.changes]
         out += [f"  note: {note}" for note in self.notes]
@@ -164,7 +167,10 @@ def aws_errors(name: str, where: str = "") -> Iterator[None]:
     """Translate botocore failures into SecretError kinds, each a clear paragraph."""
     try:
         yield
-    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
+    except (
+        botocore.exceptions.NoCredentialsError,
+        botocore.exceptions.PartialCredentialsError,
+    ) as exc:
         raise NoCredentialsError(
             f"No AWS credentials were found for secret {name} ({exc}). Configure the "
             "standard chain: AWS_PROFILE or --profile, AWS_ACCESS_KEY_ID and "
@@ -235,8 +241,11 @@ def new_password(length: int = PASSWORD_LENGTH) -> str:
         raise ValueError("password length must be at least 32")
     while True:
         password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
-        if (any(c.islower() for c in password) and any(c.isupper() for c in password)
-                and any(c.isdigit() for c in password)):
+        if (
+            any(c.islower() for c in password)
+            and any(c.isupper() for c in password)
+            and any(c.isdigit() for c in password)
+        ):
             return password
 
 
@@ -256,7 +265,7 @@ def check_value(client, spec: SecretSpec) -> None:
     if value is None:
         raise BadSecretValueError(
             f"Secret {spec.name} exists but has no current string value. Put a JSON "
-            f"value {{\"{spec.key}\": \"...\"}} in it (or delete it and run again)."
+            f'value {{"{spec.key}": "..."}} in it (or delete it and run again).'
         )
     try:
         parsed = json.loads(value)
@@ -268,7 +277,7 @@ def check_value(client, spec: SecretSpec) -> None:
         raise BadSecretValueError(
             f"Secret {spec.name} exists but its value is not a JSON object. "
             f"argocd-vault-plugin reads <path:{spec.name}#{spec.key}>, which needs "
-            f"{{\"{spec.key}\": \"...\"}}. Fix the value by hand; it was left untouched."
+            f'{{"{spec.key}": "..."}}. Fix the value by hand; it was left untouched.'
         )
     if not isinstance(parsed.get(spec.key), str) or not parsed[spec.key]:
         keys = ", ".join(sorted(parsed)) or "none"
@@ -301,7 +310,7 @@ def _create(client, spec: SecretSpec, dry_run: bool) -> Report:
     tags = {**spec.tags, ORIGIN_TAG: ORIGIN_HOOK}
     report = Report(spec.name, "would create" if dry_run else "created", dry_run=dry_run)
     report.notes.append(
-        f"value: JSON {{\"{spec.key}\": <{PASSWORD_LENGTH} random letters and digits>}}"
+        f'value: JSON {{"{spec.key}": <{PASSWORD_LENGTH} random letters and digits>}}'
         + (f", encrypted with {spec.kms_key_id}" if spec.kms_key_id else "")
     )
     report.notes.append("tags: " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items())))

@@ -117,7 +117,9 @@ class Deadline:
     def remaining(self, doing: str = "") -> float:
         left = self._end - self._clock()
         if left <= 0:
-            raise TimedOut(f"the {self.seconds:g} s time limit ran out{' before ' + doing if doing else ''}")
+            raise TimedOut(
+                f"the {self.seconds:g} s time limit ran out{' before ' + doing if doing else ''}"
+            )
         return left
 
 
@@ -179,9 +181,14 @@ class Probe:
         limit = min(self._per_call, self._deadline.remaining(f"connecting to {fmt(addr)}"))
         host, port = resolve(addr, self._deadline)
         return redis.Redis(
-            host=host, port=port, password=self._password, decode_responses=True,
-            socket_connect_timeout=limit, socket_timeout=limit,
-            retry=None, single_connection_client=True,
+            host=host,
+            port=port,
+            password=self._password,
+            decode_responses=True,
+            socket_connect_timeout=limit,
+            socket_timeout=limit,
+            retry=None,
+            single_connection_client=True,
         )
 
     @contextmanager
@@ -199,16 +206,22 @@ def _call(client: redis.Redis, *args):
         client.close()
 
 
-def ask_sentinels(probe: Probe, sentinels: Sequence[Address], master_set: str) -> tuple[Address, Address]:
+def ask_sentinels(
+    probe: Probe, sentinels: Sequence[Address], master_set: str
+) -> tuple[Address, Address]:
     """Ask every sentinel for the master; return (the master, the first sentinel that answered)."""
     answers: dict[Address, Address] = {}
     failures: list[str] = []
     for addr in sentinels:
         try:
             with probe.step("sentinel") as say:
-                reply = _call(probe.connect(addr), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_set)
+                reply = _call(
+                    probe.connect(addr), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_set
+                )
                 if reply is None:
-                    raise NoMaster(f"sentinel {fmt(addr)} does not monitor a master set named {master_set!r}")
+                    raise NoMaster(
+                        f"sentinel {fmt(addr)} does not monitor a master set named {master_set!r}"
+                    )
                 answers[addr] = (reply[0], int(reply[1]))
                 say(f"{fmt(addr)} names master {fmt(answers[addr])}")
         except AuthenticationError as exc:
@@ -253,7 +266,9 @@ def _entries(reply) -> list[dict]:
     """SENTINEL SENTINELS/REPLICAS replies: a list of flat [k, v, k, v...] lists (or dicts)."""
     out = []
     for item in reply or []:
-        out.append(item if isinstance(item, dict) else dict(zip(item[::2], item[1::2])))
+        out.append(
+            item if isinstance(item, dict) else dict(zip(item[::2], item[1::2], strict=False))
+        )
     return out
 
 
@@ -272,9 +287,15 @@ def check_counts(probe: Probe, sentinel: Address, master_set: str, pods: int) ->
             "replicas": (len(replicas), sum(map(_healthy, replicas)), pods - 1),
         }
         say(", ".join(f"{n} {what} ({up} up)" for what, (n, up, _) in counts.items()))
-    wrong = [f"{n} {what} where the answers say {want}" for what, (n, _, want) in counts.items() if n != want]
+    wrong = [
+        f"{n} {what} where the answers say {want}"
+        for what, (n, _, want) in counts.items()
+        if n != want
+    ]
     if wrong:
-        raise CountMismatch(f"sentinel {fmt(sentinel)} knows {' and '.join(wrong)} (redis_replicas={pods})")
+        raise CountMismatch(
+            f"sentinel {fmt(sentinel)} knows {' and '.join(wrong)} (redis_replicas={pods})"
+        )
     for what, (n, up, _) in counts.items():
         if up < n:
             probe.report.warnings.append(f"{n - up} of {n} {what} are down")
@@ -287,12 +308,18 @@ def check_master(probe: Probe, master: Address, replicas: int) -> None:
         except AuthenticationError as exc:
             raise AuthFailed(f"master {fmt(master)} refused the password: {exc}") from None
         except (RedisError, OSError) as exc:
-            raise NotMaster(f"master {fmt(master)} named by the sentinels does not answer: {exc}") from None
+            raise NotMaster(
+                f"master {fmt(master)} named by the sentinels does not answer: {exc}"
+            ) from None
         if not role or role[0] != "master":
-            raise NotMaster(f"{fmt(master)} is named master by the sentinels but says its role is {role[0]!r}")
+            raise NotMaster(
+                f"{fmt(master)} is named master by the sentinels but says its role is {role[0]!r}"
+            )
         say(f"{fmt(master)} has role master with {len(role[2])} replica(s) attached")
     if len(role[2]) < replicas:
-        probe.report.warnings.append(f"the master has {len(role[2])} of {replicas} replicas attached")
+        probe.report.warnings.append(
+            f"the master has {len(role[2])} of {replicas} replicas attached"
+        )
 
 
 def round_trip(probe: Probe, master: Address) -> None:

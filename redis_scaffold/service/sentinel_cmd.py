@@ -106,7 +106,9 @@ def run(
         raise UsageError(str(exc)) from None
     tried = ", ".join(map(sentinel.fmt, target.sentinels))
     try:
-        password = password_from_env(environ) if password_from == "env" else password_from_secret(project)
+        password = (
+            password_from_env(environ) if password_from == "env" else password_from_secret(project)
+        )
     except PasswordUnavailable:
         # Without a password nothing can be checked; if nothing listens either, that is
         # the usual "the cluster does not exist yet" case, which is only a warning.
@@ -116,10 +118,14 @@ def run(
                     f"no sentinel accepts connections; tried: {tried}",
                     [sentinel.fmt(a) for a in target.sentinels],
                 ),
-                strict, err,
+                strict,
+                err,
             )
         raise
-    print(f"checking master set {target.master_set!r} through {tried} (timeout {timeout:g} s)", file=out)
+    print(
+        f"checking master set {target.master_set!r} through {tried} (timeout {timeout:g} s)",
+        file=out,
+    )
     try:
         report = sentinel.check(target.sentinels, target.master_set, password, target.pods, timeout)
     except sentinel.Unreachable as exc:
@@ -142,10 +148,18 @@ def unreachable(error: sentinel.Unreachable, strict: bool, err: TextIO) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    sentinels = args.sentinel or [s for s in os.environ.get(SENTINELS_ENV, "").split(",") if s.strip()]
+    sentinels = args.sentinel or [
+        s for s in os.environ.get(SENTINELS_ENV, "").split(",") if s.strip()
+    ]
     return run(
-        args.project, sentinels, args.timeout, args.strict, args.password_from, os.environ,
-        sys.stdout, sys.stderr,
+        args.project,
+        sentinels,
+        args.timeout,
+        args.strict,
+        args.password_from,
+        os.environ,
+        sys.stdout,
+        sys.stderr,
     )
 
 
@@ -158,16 +172,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("project", type=Path, metavar="PROJECT_DIR", help="the generated repository")
     parser.add_argument(
-        "--sentinel", action="append", metavar="HOST:PORT",
+        "project", type=Path, metavar="PROJECT_DIR", help="the generated repository"
+    )
+    parser.add_argument(
+        "--sentinel",
+        action="append",
+        metavar="HOST:PORT",
         help=f"a sentinel to ask (repeatable); default ${SENTINELS_ENV} (comma-separated), "
         "else the app's own REDIS_HOST:REDIS_SENTINEL_PORT from manifest/components/redis-env",
     )
-    parser.add_argument("--timeout", type=float, default=5.0, metavar="S", help="overall time limit (default 5)")
-    parser.add_argument("--strict", action="store_true", help="fail (exit 21) when no sentinel answers")
     parser.add_argument(
-        "--password-from", choices=("env", "secret"), default="env",
+        "--timeout", type=float, default=5.0, metavar="S", help="overall time limit (default 5)"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="fail (exit 21) when no sentinel answers"
+    )
+    parser.add_argument(
+        "--password-from",
+        choices=("env", "secret"),
+        default="env",
         help="REDIS_PASSWORD (default), or the AWS secret named in terraform/terraform.tfvars.json",
     )
     parser.set_defaults(func=_main)

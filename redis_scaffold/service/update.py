@@ -46,17 +46,15 @@ class Conflict:
     def __str__(self) -> str:
         if not self.lines:
             return (
-            f"{self.path} (changes the update could not apply, or your edits to a file "
-            "the release renamed or removed: move them over by hand, then delete it)"
-        )
+                f"{self.path} (changes the update could not apply, or your edits to a file "
+                "the release renamed or removed: move them over by hand, then delete it)"
+            )
         return f"{self.path} (conflict markers on lines {', '.join(map(str, self.lines))})"
 
 
 # ------------------------------------------------------------------ git helpers
 def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=check, capture_output=True, text=True
-    )
+    return subprocess.run(["git", *args], cwd=cwd, check=check, capture_output=True, text=True)
 
 
 def is_git_repo(path: Path) -> bool:
@@ -72,9 +70,7 @@ def pep440_tags(src: str) -> list[str]:
     """Tags of the template repository ``src`` (path or URL) that are PEP 440 versions."""
     result = _git(Path.cwd(), "ls-remote", "--tags", "--refs", src, check=False)
     if result.returncode:
-        raise UpdateError(
-            f"cannot list the tags of the template {src!r}: {result.stderr.strip()}"
-        )
+        raise UpdateError(f"cannot list the tags of the template {src!r}: {result.stderr.strip()}")
     tags = []
     for line in result.stdout.splitlines():
         tag = line.split("refs/tags/", 1)[-1]
@@ -143,7 +139,9 @@ def _team_changes(project: Path, path: str) -> str:
     """
     commits = _git(project, "log", "--format=%H", "--", path).stdout.split()
     for index, commit in enumerate(commits):
-        touched = _git(project, "diff-tree", "--no-commit-id", "--name-only", "-r", "--root", commit).stdout
+        touched = _git(
+            project, "diff-tree", "--no-commit-id", "--name-only", "-r", "--root", commit
+        ).stdout
         if ANSWERS_FILE in touched.splitlines():
             if index == 0:
                 return ""
@@ -158,7 +156,8 @@ def keep_dropped_edits(project: Path) -> list[str]:
     ``<file>.rej``, which the conflict checks report until someone moves them over.
     """
     deleted = [
-        line[3:] for line in _git(project, "status", "--porcelain").stdout.splitlines()
+        line[3:]
+        for line in _git(project, "status", "--porcelain").stdout.splitlines()
         if line.startswith(" D ")
     ]
     kept = []
@@ -241,7 +240,9 @@ def update(
 # -------------------------------------------------------------------------- CLI
 def _run(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).absolute()
-    conflicts = update(project, vcs_ref=args.vcs_ref, conflict=args.conflict, defaults=args.defaults)
+    conflicts = update(
+        project, vcs_ref=args.vcs_ref, conflict=args.conflict, defaults=args.defaults
+    )
     if conflicts:
         raise ConflictsRemain(conflicts_message(conflicts))
     print(
@@ -262,13 +263,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("project_dir", metavar="PROJECT_DIR")
-    parser.add_argument("--vcs-ref", help="template tag or commit to update to (default: latest tag)")
     parser.add_argument(
-        "--conflict", choices=("inline", "rej"), default="inline",
+        "--vcs-ref", help="template tag or commit to update to (default: latest tag)"
+    )
+    parser.add_argument(
+        "--conflict",
+        choices=("inline", "rej"),
+        default="inline",
         help="how copier leaves conflicts: inline markers (default) or .rej files",
     )
     parser.add_argument(
-        "--defaults", action="store_true",
+        "--defaults",
+        action="store_true",
         help="keep recorded answers and take defaults for new questions without asking",
     )
     parser.set_defaults(func=_run)
