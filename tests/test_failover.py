@@ -33,13 +33,12 @@ import threading
 import time
 from collections import Counter
 
-import copier
 import pytest
 import redis
 
 from redis_scaffold.sandbox.load import WriteLoad
 from redis_scaffold.sandbox.staging import generated_value
-from tests.fixtures.generation import TEMPLATE_TAG
+from tests.fixtures.topology import generate_repo
 
 pytestmark = pytest.mark.slow
 
@@ -48,17 +47,7 @@ pytestmark = pytest.mark.slow
 def topology_repo(request, template_src, tmp_path_factory):
     """The repository of tests/fixtures/topology.py, generated once per engine."""
     dst = tmp_path_factory.mktemp(f"topology-repo-{request.param}") / "svc"
-    copier.run_copy(
-        str(template_src),
-        dst,
-        data={"engine": request.param},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        vcs_ref=TEMPLATE_TAG,
-        skip_tasks=True,
-    )
-    return dst
+    return generate_repo(template_src, dst, {"engine": request.param})
 
 
 # Bounded waits (upper limits for polls, not performance targets). The generated
