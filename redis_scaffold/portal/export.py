@@ -146,8 +146,14 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
         part = found.get(placed.conditions)
         if part is None:
             slug = re.sub(r"[^a-z0-9]+", "-", " and ".join(placed.conditions).lower()).strip("-")
+            folder = base = f"{SKELETON}-when-{slug[:60]}"
+            taken = {p.folder for p in found.values()}
+            clash = 1
+            while folder in taken:  # two condition sets can read alike (nested vs `A and B`)
+                clash += 1
+                folder = f"{base}-{clash}"
             part = found[placed.conditions] = Part(
-                f"{SKELETON}-when-{slug[:60]}", backstage_condition(placed.conditions, by_name)
+                folder, backstage_condition(placed.conditions, by_name)
             )
         if templated:
             body = inline_includes(src.read_text(), read)
