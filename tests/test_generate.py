@@ -49,6 +49,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "redis_namespace",
         "app_namespace",
         "engine",
+        "topology",
         "secret_delivery",
         "aws_region",
         "size",

@@ -190,61 +190,108 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
     return steps
 
 
-WHEN_ANSWER = re.compile(r"^\{\{\s*(\w+)\s*(?:==\s*'([^']*)'\s*)?\}\}$")
+WHEN_TERM = re.compile(r"^(not\s+)?(\w+)(?:\s*(==|!=)\s*'([^']*)')?$")
 
 
-def _guard(name: str, when: str, qs: dict) -> tuple[str, object]:
-    """(controlling question, value that shows the field) of a copier `when`:
-    `{{ flag }}` on a yes/no answer, or `{{ choice == 'value' }}` on a choice."""
-    match = WHEN_ANSWER.match(when.strip())
-    control = qs.get(match.group(1), {}) if match else {}
-    if match and match.group(2) is None and control.get("type") == "bool":
-        return match.group(1), True
-    if match and match.group(2) is not None and match.group(2) in (control.get("choices") or []):
-        return match.group(1), match.group(2)
+def _guard(name: str, when: str, qs: dict) -> list[tuple[str, list]]:
+    """The answers that show a field copier asks only `when` they hold: a list of
+    (controlling question, values that show it), one per term of `A and B and ...`,
+    each term `flag`, `not flag`, `choice == 'value'` or `choice != 'value'`."""
+    body = when.strip()
+    terms = []
+    if body.startswith("{{") and body.endswith("}}"):
+        for term in re.split(r"\s+and\s+", body[2:-2].strip()):
+            match = WHEN_TERM.match(term.strip())
+            control = qs.get(match.group(2), {}) if match else {}
+            if not match or not control or (match.group(1) and match.group(3)):
+                terms = None
+                break
+            negate, op, value = match.group(1), match.group(3), match.group(4)
+            if op is None and control.get("type") == "bool":
+                terms.append((match.group(2), [not negate]))
+            elif op and value in (control.get("choices") or []) and not control.get("multiselect"):
+                choices = list(control["choices"])
+                terms.append(
+                    (match.group(2), [value] if op == "==" else [c for c in choices if c != value])
+                )
+            else:
+                terms = None
+                break
+        if terms:
+            return terms
     raise ExportError(
-        f"{name}: the form can show a question only when a yes/no answer is "
-        f'ticked or a choice is made (when: "{{{{ flag }}}}" or '
-        f"\"{{{{ choice == 'value' }}}}\"), not {when!r}"
+        f"{name}: the form can show a question only when yes/no answers are ticked or "
+        f"choices made (when: \"{{{{ flag }}}}\", \"{{{{ choice == 'value' }}}}\", "
+        f"\"{{{{ choice != 'value' }}}}\", joined by and), not {when!r}"
     )
 
 
-def form_page(qs: dict, fixed: dict, rules: dict) -> dict:
-    """The form's first page. A question copier asks only `when` another answer says so
-    is shown only then: a JSON Schema dependency (oneOf over the controlling answer's
-    values), the way rjsf renders conditional fields."""
-    properties, required = {}, []
-    guarded: dict[str, dict] = {}  # controlling question -> value -> (properties, required)
-    for name, q in qs.items():
-        field = question_schema(name, q, rules)
-        if name in fixed:
-            field.update(default=fixed[name], const=fixed[name])
-            field["ui:widget"] = "hidden"
-        if name == "owner":
-            field["ui:field"] = "OwnerPicker"
-            field["ui:options"] = {"catalogFilter": {"kind": ["Group", "User"]}}
-        props, needed = properties, required
-        if isinstance(q.get("when"), str):
-            control, value = _guard(name, q["when"], qs)
-            props, needed = guarded.setdefault(control, {}).setdefault(value, ({}, []))
-        props[name] = field
-        if "default" in field:
-            needed.append(name)
-    page = {"title": "Redis Sentinel", "required": required, "properties": properties}
-    if guarded:
-        page["dependencies"] = {}
-        for control, by_value in guarded.items():
-            values = (
-                [False, True] if qs[control]["type"] == "bool" else list(qs[control]["choices"])
+@dataclass
+class _Branch:
+    """Fields shown under one set of answers, and deeper branches under further answers."""
+
+    properties: dict = field(default_factory=dict)
+    required: list = field(default_factory=list)
+    deeper: dict = field(default_factory=dict)  # control -> value -> _Branch
+
+    def place(self, name: str, spec: dict, terms: list, needed: bool) -> None:
+        if not terms:
+            self.properties[name] = spec
+            if needed:
+                self.required.append(name)
+            return
+        (control, values), rest = terms[0], terms[1:]
+        for value in values:
+            self.deeper.setdefault(control, {}).setdefault(value, _Branch()).place(
+                name, spec, rest, needed
             )
-            branches = []
-            for value in values:
-                props, needed = by_value.get(value, ({}, []))
-                branch = {"properties": {control: {"const": value}, **props}}
-                if needed:
-                    branch["required"] = needed
-                branches.append(branch)
-            page["dependencies"][control] = {"oneOf": branches}
+
+    def schema(self, qs: dict) -> dict:
+        """JSON Schema `dependencies` with a `oneOf` over the controlling answer's values,
+        the way rjsf renders conditional fields; branches nest for `A and B`."""
+        out: dict = {"properties": self.properties}
+        if self.required:
+            out["required"] = self.required
+        if self.deeper:
+            out["dependencies"] = {}
+            for control, by_value in self.deeper.items():
+                q = qs[control]
+                values = [False, True] if q["type"] == "bool" else list(q["choices"])
+                branches = []
+                for value in values:
+                    inner = by_value.get(value, _Branch()).schema(qs)
+                    # rjsf resolves a branch's own dependencies only on answers its
+                    # properties name: name them (an empty schema merges into the field).
+                    deeper = {key: {} for key in inner.get("dependencies", {})}
+                    inner["properties"] = {
+                        control: {"const": value},
+                        **deeper,
+                        **inner["properties"],
+                    }
+                    branches.append(inner)
+                out["dependencies"][control] = {"oneOf": branches}
+        return out
+
+
+def form_page(qs: dict, fixed: dict, rules: dict) -> dict:
+    """The form's first page. A question copier asks only `when` other answers say so
+    is shown only then (see _Branch)."""
+    root = _Branch()
+    for name, q in qs.items():
+        spec = question_schema(name, q, rules)
+        if name in fixed:
+            spec.update(default=fixed[name], const=fixed[name])
+            spec["ui:widget"] = "hidden"
+        if name == "owner":
+            spec["ui:field"] = "OwnerPicker"
+            spec["ui:options"] = {"catalogFilter": {"kind": ["Group", "User"]}}
+        terms = _guard(name, q["when"], qs) if isinstance(q.get("when"), str) else []
+        root.place(name, spec, terms, "default" in spec)
+    schema = root.schema(qs)
+    page = {"title": "Redis", "required": schema.get("required", [])}
+    page["properties"] = schema["properties"]
+    if "dependencies" in schema:
+        page["dependencies"] = schema["dependencies"]
     return page
 
 

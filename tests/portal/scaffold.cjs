@@ -87,9 +87,17 @@ function formData(entity, answers) {
   const validator = formValidator();
   // Defaults follow the answers (a ticked `customise` reveals the tuning fields and their
   // defaults); the answers stay as typed, even where a form would not let them be.
-  const defaults = [entity.spec.parameters].flat().reduce(
-    (data, page) => ({ ...data, ...getDefaultFormState(validator, page, data) }), answers);
-  return { ...defaults, ...answers };
+  // The live form computes them again after every change, so a default that reveals more
+  // fields (topology's default shows the Sentinel fields) fills theirs on the next render:
+  // repeat until nothing changes, as re-rendering does.
+  let data = answers;
+  for (let render = 0; render < 5; render += 1) {
+    const next = [entity.spec.parameters].flat().reduce(
+      (acc, page) => ({ ...acc, ...getDefaultFormState(validator, page, acc), ...answers }), data);
+    if (JSON.stringify(next) === JSON.stringify(data)) break;
+    data = next;
+  }
+  return data;
 }
 
 function routerCheck(entity, values) {
