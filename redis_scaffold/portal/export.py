@@ -221,7 +221,7 @@ def _guard(name: str, when: str, qs: dict) -> list[tuple[str, list]]:
             return terms
     raise ExportError(
         f"{name}: the form can show a question only when yes/no answers are ticked or "
-        f"choices made (when: \"{{{{ flag }}}}\", \"{{{{ choice == 'value' }}}}\", "
+        f'choices made (when: "{{{{ flag }}}}", "{{{{ choice == \'value\' }}}}", '
         f"\"{{{{ choice != 'value' }}}}\", joined by and), not {when!r}"
     )
 
