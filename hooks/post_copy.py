@@ -59,7 +59,7 @@ def say(message: str) -> None:
 
 
 def warn_later(reason: str, flags: list[str]) -> None:
-    later = " and ".join(f"`{LATER[f]}`" for f in flags)
+    later = " and ".join(f"`{step}`" for step in dict.fromkeys(LATER[f] for f in flags))
     print(f"warning: the post-copy hooks did not run: {reason}", file=sys.stderr)
     print(
         f"warning: the repository is complete; run {later} in it later.",
