@@ -11,6 +11,7 @@ TLS redis-server through `--endpoint` (tests/fixtures/tls.py says what that prov
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +232,19 @@ def test_a_sentinel_repository_is_a_usage_error(generate):
     ran = check(generate({"service_name": "cart"}), "--timeout", "3")
     assert ran.returncode == 2
     assert "topology elasticache" in ran.stderr
+
+
+def test_an_endpoint_that_accepts_but_never_answers_is_bounded(repo, aws_env):
+    create_group(aws_env)
+    create_user(aws_env)
+    with socket.socket() as silent:  # listens, so connect succeeds; never speaks TLS
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        endpoint = f"127.0.0.1:{silent.getsockname()[1]}"
+        ran = check(repo, "--strict", "--timeout", "3", "--endpoint", endpoint)
+
+    assert ran.returncode in (
+        elasticache.Unreachable.exit_code,
+        elasticache.DeadlineExceeded.exit_code,
+    ), ran.stdout + ran.stderr
+    assert endpoint in ran.stderr or "time" in ran.stderr

@@ -15,6 +15,8 @@ replication group (`Action=connect&User=<user id>`), presigned with SigV4 for th
 
 from __future__ import annotations
 
+import concurrent.futures
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -91,6 +93,23 @@ class Deadline:
         if left <= 0:
             raise DeadlineExceeded(f"the check took longer than {self.seconds:g} s")
         return left
+
+
+def resolve(host: str, port: int, deadline: Deadline) -> None:
+    """Resolve `host` within the deadline (getaddrinfo has no timeout of its own).
+
+    The connection then uses the name itself, for SNI and the certificate's hostname check.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        future = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        future.result(timeout=deadline.left())
+    except concurrent.futures.TimeoutError:
+        raise Unreachable(f"resolving {host} did not finish in time") from None
+    except OSError as exc:
+        raise Unreachable(f"{host}:{port} does not answer: cannot resolve {host}: {exc}") from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 def iam_token(session, user: str, cache_name: str, region: str) -> str:
@@ -262,6 +281,7 @@ def round_trip(
         session or botocore.session.get_session(), target.user, target.cache_name, target.region
     )
     report.steps.append(("sign IAM token", time.monotonic() - started))
+    resolve(host, port, deadline)
     limit = max(0.1, deadline.left())
     client = redis.Redis(
         host=host,
