@@ -2,9 +2,9 @@
 
 Copier runs this file after `copier copy` (never after an update), with its own Python
 interpreter, from the template's checkout, only when the user said yes to
-`create_secret` or `check_sentinel`:
+`create_secret`, `check_sentinel` or `check_elasticache`:
 
-    python hooks/post_copy.py DST [--create-secret] [--check-sentinel]
+    python hooks/post_copy.py DST [--create-secret] [--check-sentinel] [--check-elasticache]
 
 It needs nothing but the standard library, because all that can be assumed next to
 copier is copier. It finds an interpreter that can run `redis-scaffold` from this
@@ -42,6 +42,7 @@ PACKAGE_FILES = ("pyproject.toml", "README.md", "redis_scaffold")
 LATER = {
     "--create-secret": "make install && make secret-ensure (or make secret)",
     "--check-sentinel": "make install && make check",
+    "--check-elasticache": "make install && make check",
 }
 INSTALL_TIMEOUT = 900  # seconds for venv + pip: a bound, not an expectation
 RUN_TIMEOUT = 600
@@ -58,7 +59,7 @@ def say(message: str) -> None:
 
 
 def warn_later(reason: str, flags: list[str]) -> None:
-    later = " and ".join(f"`{LATER[f]}`" for f in flags)
+    later = " and ".join(f"`{step}`" for step in dict.fromkeys(LATER[f] for f in flags))
     print(f"warning: the post-copy hooks did not run: {reason}", file=sys.stderr)
     print(
         f"warning: the repository is complete; run {later} in it later.",
@@ -69,7 +70,10 @@ def warn_later(reason: str, flags: list[str]) -> None:
 
 def can_run_here(python: str) -> bool:
     """True when `python` imports the commands' modules from this checkout."""
-    probe = "import redis_scaffold.service.secret_cmd, redis_scaffold.service.sentinel_cmd"
+    probe = (
+        "import redis_scaffold.service.secret_cmd, redis_scaffold.service.sentinel_cmd, "
+        "redis_scaffold.service.elasticache_cmd"
+    )
     try:
         result = subprocess.run(
             [python, "-c", probe],
@@ -200,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", metavar="DST", help="the repository copier just generated")
     parser.add_argument("--create-secret", action="store_true")
     parser.add_argument("--check-sentinel", action="store_true")
+    parser.add_argument("--check-elasticache", action="store_true")
     flags = list(LATER)
     try:
         args = parser.parse_args(argv)
@@ -208,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             for f, on in (
                 ("--create-secret", args.create_secret),
                 ("--check-sentinel", args.check_sentinel),
+                ("--check-elasticache", args.check_elasticache),
             )
             if on
         ]

@@ -38,6 +38,11 @@ COMMANDS = (
         "sentinel", "redis_scaffold.service.sentinel_cmd", "check a running Sentinel deployment"
     ),
     Command(
+        "elasticache",
+        "redis_scaffold.service.elasticache_cmd",
+        "check an ElastiCache deployment",
+    ),
+    Command(
         "update",
         "redis_scaffold.service.update",
         "copier update with checks; exits non-zero while conflicts remain",

@@ -13,12 +13,14 @@ pytest_plugins = [
     "tests.fixtures.aws",
     "tests.fixtures.topology",
     "tests.fixtures.versions",
+    "tests.fixtures.tls",
 ]
 
 # fixture -> what it starts
 SLOW_FIXTURES = {
     "topology": "redis and sentinel processes on loopback",
     "topology_factory": "redis and sentinel processes on loopback",
+    "tls_redis": "redis-server processes with TLS on loopback",
     "terraform": "the Terraform CLI and the aws provider",
     "template_versions": "template releases and copier update between them",
     "from_0_1_0": "the real 0.1.0 release and copier update from it",

@@ -44,6 +44,7 @@ AWS_VARS = (
 SERVICE_COMMANDS = (
     ["secret", "ensure"],
     ["sentinel", "check"],
+    ["elasticache", "check"],
     ["update"],
     ["adopt"],
     ["post-copy"],
@@ -286,7 +287,16 @@ def test_no_extras_lists_commands_and_each_service_command_has_help(routes, tmp_
 
     listing = run([routes.bin("base", "redis-scaffold"), "--help"], env, tmp_path)
     assert listing.returncode == 0, listing.stderr
-    for name in ("secret", "sentinel", "update", "adopt", "post-copy", "demo", "backstage"):
+    for name in (
+        "secret",
+        "sentinel",
+        "elasticache",
+        "update",
+        "adopt",
+        "post-copy",
+        "demo",
+        "backstage",
+    ):
         assert f"    {name}" in listing.stdout
     for command in SERVICE_COMMANDS:
         result = run([routes.bin("base", "redis-scaffold"), *command, "--help"], env, tmp_path)

@@ -87,12 +87,26 @@ SEARCH_ESO = {  # External Secrets Operator through the platform's ClusterSecret
     "secret_key": "redis-password",
     "kms_key_id": "alias/search",
 }
+ORDERS_ELASTICACHE = {  # AWS ElastiCache with IAM authentication: no secret, no Kubernetes Redis
+    "service_name": "orders",
+    "topology": "elasticache",
+    "engine": "valkey",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    "app_security_group_id": "sg-0123456789abcdef0",
+    "customise": True,
+    "cache_replicas": 3,
+    "node_type": "cache.m7g.large",
+    "kms_key_id": "alias/orders",
+    "snapshot_retention_days": 0,
+}
 ANSWER_SETS = {
     "defaults": {},
     "payments": PAYMENTS,
     "ledger": LEDGER,
     "cart-eso": CART_ESO,
     "search-eso": SEARCH_ESO,
+    "orders-elasticache": ORDERS_ELASTICACHE,
 }
 REPO_URL = {"repoUrl": "github.com?owner=example-org&repo=svc-redis"}
 TUNED = {"customise": True} | REPO_URL
@@ -251,6 +265,20 @@ BAD_FOR_BOTH = [
     ("secret_recovery_window_days", 3),
 ]
 
+# ElastiCache's own fields, shown only with topology elasticache (and customise).
+ELASTICACHE_FORM = {
+    k: ORDERS_ELASTICACHE[k]
+    for k in ("topology", "vpc_id", "subnet_ids", "app_security_group_id", "customise")
+}
+BAD_FOR_ELASTICACHE = [
+    ("vpc_id", "vpc-12"),
+    ("subnet_ids", "subnet-0123456789abcdef0"),
+    ("app_security_group_id", "sg-0123456789ABCDEF0"),
+    ("cache_replicas", 0),
+    ("cache_replicas", 6),
+    ("snapshot_retention_days", 36),
+]
+
 
 def copier_refuses(template: Path, tmp_path: Path, answers: dict) -> bool:
     try:
@@ -276,6 +304,10 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     forms = {name: answers | REPO_URL for name, answers in ANSWER_SETS.items()}
     forms |= {f"good {n}={v!r}": {n: v} | TUNED for n, v in GOOD_FOR_BOTH}
     forms |= {f"bad {n}={v!r}": {n: v} | TUNED for n, v in BAD_FOR_BOTH}
+    forms |= {
+        f"bad elasticache {n}={v!r}": ELASTICACHE_FORM | {n: v} | REPO_URL
+        for n, v in BAD_FOR_ELASTICACHE
+    }
     (tmp_path / "forms.json").write_text(json.dumps(forms))
 
     run = backstage(tmp_path, "validate", str(TEMPLATE), str(tmp_path / "forms.json"))
@@ -284,9 +316,15 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     verdicts = json.loads(run.stdout)
     assert verdicts["entity"] == "ok"
     refused_by_form = {name for name, errors in verdicts["forms"].items() if errors}
-    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH}
+    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH} | {
+        f"bad elasticache {n}={v!r}" for n, v in BAD_FOR_ELASTICACHE
+    }
     for name, value in BAD_FOR_BOTH:  # the form's errors name the field
         assert any(name in error for error in verdicts["forms"][f"bad {name}={value!r}"])
+    for name, value in BAD_FOR_ELASTICACHE:
+        errors = verdicts["forms"][f"bad elasticache {name}={value!r}"]
+        assert any(name in error for error in errors)
+        assert copier_refuses(template_src, tmp_path, ELASTICACHE_FORM | {name: value})
     tuned = {"customise": True}
     assert [
         (n, v)
@@ -307,6 +345,17 @@ CROSS_FIELD = {
     "redis_memory_limit": {"redis_memory_request": "2Gi", "redis_memory_limit": "1Gi"},
     # The release floor depends on the engine (Redis 6.2, Valkey 7.2).
     "redis_version": {"engine": "valkey", "redis_version": "7.0.15"},
+    # ElastiCache's engine versions depend on the engine (Valkey 7.2+, Redis OSS 7.0-7.1).
+    "cache_engine_version": {
+        "topology": "elasticache",
+        "engine": "valkey",
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+        "app_security_group_id": "sg-0123456789abcdef0",
+        "cache_engine_version": "7.1",
+    },
+    # A rule the form cannot say (a table of ElastiCache's node families and their sizes).
+    "node_type": ELASTICACHE_FORM | {"node_type": "cache.t4g.xlarge"},
     # A generated SecretStore needs the cluster's OIDC provider; a ClusterSecretStore refuses one.
     "oidc_provider_arn": {
         "secret_delivery": "external-secrets",

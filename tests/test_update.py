@@ -8,6 +8,7 @@ from the real 0.1.0 release, the commit that shipped it.
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -520,3 +521,55 @@ def test_an_update_can_switch_a_service_to_external_secrets(template_versions, t
     assert tree(project) == tree(
         fresh_copy(template_versions, tmp_path / "fresh", answers(project))
     )
+
+
+ELASTICACHE = {
+    "topology": "elasticache",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    "app_security_group_id": "sg-0123456789abcdef0",
+    "customise": True,
+    "cache_replicas": 3,
+}
+ENDPOINTS = "manifest/components/redis-env/endpoints.env"
+
+
+def test_an_elasticache_service_updates_and_keeps_its_endpoints_and_edits(
+    template_versions, tmp_path
+):
+    project = generate_service(template_versions, tmp_path / "elasticache", V1, ELASTICACHE)
+    marks = {
+        "README.md": "Team note: page #cart-oncall before a failover drill.",
+        "Makefile": "\t@echo team smoke test",
+    }
+    with (project / "README.md").open("a") as f:
+        f.write(f"\n## Team notes\n\n{marks['README.md']}\n")
+    with (project / "Makefile").open("a") as f:
+        f.write(f"\nteam-smoke: ## Team smoke test\n{marks['Makefile']}\n")
+    # What `make endpoints` writes once Terraform created the group.
+    endpoints = (
+        "REDIS_PRIMARY_HOST=master.shopping-cart-redis.abc123.use1.cache.amazonaws.com\n"
+        "REDIS_READER_HOST=replica.shopping-cart-redis.abc123.use1.cache.amazonaws.com\n"
+    )
+    (project / ENDPOINTS).write_text(endpoints)
+    commit_all(project, "team edits and the group's endpoints")
+
+    assert main(["update", str(project), "--defaults"]) == 0
+
+    recorded = answers(project)
+    assert recorded["_commit"] == V2
+    assert {k: recorded[k] for k in ELASTICACHE} == ELASTICACHE
+    assert README_V2_MARK in (project / "README.md").read_text().splitlines()[0]
+    assert (project / ENDPOINTS).read_text() == endpoints
+    assert not (project / "manifest/redis").exists()  # v2's added manifest is Sentinel's
+    assert json.loads((project / "terraform/terraform.tfvars.json").read_text())["replicas"] == 3
+    assert check_script(project).returncode == 0
+    for path, line in marks.items():
+        assert line in (project / path).read_text(), path
+    fresh = fresh_copy(template_versions, tmp_path / "fresh", recorded)
+    (fresh / ENDPOINTS).write_text(endpoints)
+    with (fresh / "README.md").open("a") as f:
+        f.write(f"\n## Team notes\n\n{marks['README.md']}\n")
+    with (fresh / "Makefile").open("a") as f:
+        f.write(f"\nteam-smoke: ## Team smoke test\n{marks['Makefile']}\n")
+    assert tree(project) == tree(fresh)

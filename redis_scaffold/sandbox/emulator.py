@@ -100,6 +100,8 @@ def terraform_override(endpoint: str) -> str:
     sts            = "{endpoint}"
     iam            = "{endpoint}"
     kms            = "{endpoint}"
+    elasticache    = "{endpoint}"
+    ec2            = "{endpoint}"
   }}
   skip_credentials_validation = true
   skip_metadata_api_check     = true

@@ -19,6 +19,7 @@ from redis_scaffold.errors import MissingDependency
 STEPS = {
     "create_secret": (["secret", "ensure"], "make secret-ensure (or make secret)"),
     "check_sentinel": (["sentinel", "check"], "make check"),
+    "check_elasticache": (["elasticache", "check"], "make check"),
 }
 
 
@@ -48,11 +49,17 @@ def run_step(argv: list[str], later: str, out: TextIO) -> bool:
     return True
 
 
-def post_copy(project: Path, create_secret: bool, check_sentinel: bool, out: TextIO) -> bool:
+def post_copy(
+    project: Path,
+    create_secret: bool,
+    check_sentinel: bool,
+    out: TextIO,
+    check_elasticache: bool = False,
+) -> bool:
     """Run the opted-in steps; True when all of them completed."""
     ok = True
     for wanted, (command, later) in zip(
-        (create_secret, check_sentinel), STEPS.values(), strict=False
+        (create_secret, check_sentinel, check_elasticache), STEPS.values(), strict=True
     ):
         if wanted:
             ok = run_step([*command, str(project)], later, out) and ok
@@ -60,7 +67,9 @@ def post_copy(project: Path, create_secret: bool, check_sentinel: bool, out: Tex
 
 
 def _run(args: argparse.Namespace) -> int:
-    post_copy(args.project, args.create_secret, args.check_sentinel, sys.stderr)
+    post_copy(
+        args.project, args.create_secret, args.check_sentinel, sys.stderr, args.check_elasticache
+    )
     return 0
 
 
@@ -76,4 +85,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--create-secret", action="store_true", help="run `secret ensure`")
     parser.add_argument("--check-sentinel", action="store_true", help="run `sentinel check`")
+    parser.add_argument("--check-elasticache", action="store_true", help="run `elasticache check`")
     parser.set_defaults(func=_run)

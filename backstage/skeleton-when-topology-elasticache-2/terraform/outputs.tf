@@ -1,0 +1,34 @@
+output "replication_group_id" {
+  description = "ID of the replication group (the name the IAM token is signed for)."
+  value       = var.replication_group_id
+}
+
+output "primary_endpoint_address" {
+  description = "Writes: the primary endpoint, which follows the primary across a failover."
+  value       = aws_elasticache_replication_group.this.primary_endpoint_address
+}
+
+output "reader_endpoint_address" {
+  description = "Reads: the reader endpoint, spread over the replicas."
+  value       = aws_elasticache_replication_group.this.reader_endpoint_address
+}
+
+output "port" {
+  description = "Port of both endpoints (TLS)."
+  value       = aws_elasticache_replication_group.this.port
+}
+
+output "user_id" {
+  description = "The user the app signs in as, with an IAM token."
+  value       = aws_elasticache_user.app.user_id
+}
+
+output "connect_policy_arn" {
+  description = "IAM policy allowing elasticache:Connect as that user; attach it to the app's role."
+  value       = aws_iam_policy.connect.arn
+}
+
+output "connect_policy_json" {
+  description = "The same policy document, for a role managed elsewhere."
+  value       = data.aws_iam_policy_document.connect.json
+}

@@ -1,0 +1,99 @@
+# Values come from terraform.tfvars.json, rendered by the template. The
+# `redis-scaffold elasticache check` command reads the same file, so both agree.
+
+variable "region" {
+  type        = string
+  description = "AWS region of the replication group."
+}
+
+variable "replication_group_id" {
+  type        = string
+  description = "ID of the replication group (also the name the IAM token is signed for)."
+}
+
+variable "description" {
+  type        = string
+  description = "Description of the replication group."
+}
+
+variable "engine" {
+  type        = string
+  description = "redis or valkey."
+
+  validation {
+    condition     = contains(["redis", "valkey"], var.engine)
+    error_message = "The engine must be redis or valkey."
+  }
+}
+
+variable "engine_version" {
+  type        = string
+  description = "Engine version, MAJOR.MINOR (Redis OSS 7.0+ or Valkey 7.2+: IAM authentication)."
+}
+
+variable "node_type" {
+  type        = string
+  description = "Node type of the primary and of every replica."
+}
+
+variable "port" {
+  type        = number
+  description = "Port the nodes listen on (TLS)."
+}
+
+variable "replicas" {
+  type        = number
+  description = "Read replicas beside the primary."
+
+  validation {
+    condition     = var.replicas >= 1 && var.replicas <= 5
+    error_message = "The replicas must be from 1 to 5 (automatic failover needs at least one)."
+  }
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the replication group and its security group."
+}
+
+variable "subnet_ids" {
+  type        = list(string)
+  description = "Private subnets of the cache subnet group, in at least two availability zones."
+
+  validation {
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "Multi-AZ needs subnets in at least two availability zones."
+  }
+}
+
+variable "app_security_group_id" {
+  type        = string
+  description = "Security group of the app's pods or nodes: the only source admitted."
+}
+
+variable "kms_key_id" {
+  type        = string
+  description = "KMS key (ARN, key id or alias/NAME) for encryption at rest; empty uses the AWS managed key."
+  default     = ""
+}
+
+variable "snapshot_retention_limit" {
+  type        = number
+  description = "Days automatic snapshots are kept (0: none, and no final snapshot)."
+  default     = 7
+}
+
+variable "user_id" {
+  type        = string
+  description = "The IAM-authenticated ElastiCache user the app connects as (user name = user id)."
+}
+
+variable "default_user_id" {
+  type        = string
+  description = "ID of the disabled user that takes the name `default` in the user group."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags of every resource (service, owner, managed-by)."
+}
