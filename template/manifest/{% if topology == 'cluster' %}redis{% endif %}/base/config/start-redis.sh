@@ -43,6 +43,9 @@ conf="$RUN_DIR/redis.conf"
   echo "bind $BIND_ADDRESS"
   echo "dir $DATA_DIR"
   echo "cluster-announce-hostname $ANNOUNCE_HOST"
+  if [ -n "${ANNOUNCE_IP:-}" ]; then
+    echo "cluster-announce-ip $ANNOUNCE_IP"
+  fi
   printf 'requirepass %s\n' "$(quoted_password)"
   printf 'masterauth %s\n' "$(quoted_password)"
   extra_conf
