@@ -17,10 +17,13 @@ Fast timing: cluster-node-timeout 1000 ms through EXTRA_CONF (the generated file
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +167,64 @@ def test_the_bootstrap_touches_nothing_when_a_pod_comes_back_empty(cluster):
         n.host: sorted((k["id"], k["master"]) for k in cluster.view(n)["nodes"]) for n in others
     }
     assert after == before  # the formed nodes' membership and roles: untouched
+
+
+# ----------------------------------------------------- redis-scaffold cluster check
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def check_cli(repo: Path, *args: str, password: str | None, timeout: float = 60):
+    """The real command, as a user runs it; the password only in the environment."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_PASSWORD", "REDIS_SEEDS")}
+    if password is not None:
+        env["REDIS_PASSWORD"] = password
+    return subprocess.run(
+        [sys.executable, "-m", "redis_scaffold", "cluster", "check", str(repo), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def seed_args(cluster) -> list[str]:
+    return ["--seed", f"{cluster.nodes[0].host}:{cluster.nodes[0].redis_port}"]
+
+
+def test_cluster_check_passes_on_a_healthy_cluster_and_names_what_is_wrong(cluster, cluster_repo):
+    ok = check_cli(cluster_repo, *seed_args(cluster), "--strict", password=cluster.password)
+    assert ok.returncode == 0, ok.stderr
+    assert "16384 of 16384 slots served" in ok.stdout
+    assert "3 masters, replicas per master: 1, 1, 1" in ok.stdout
+    assert ok.stdout.count("SET, GET, DEL") == 3  # one key on every master
+    assert cluster.password not in ok.stdout + ok.stderr
+
+    wrong = check_cli(cluster_repo, *seed_args(cluster), "--strict", password="not-it")
+    assert wrong.returncode == 35, wrong.stderr
+    assert "authentication failed" in wrong.stderr
+
+    nopass = check_cli(cluster_repo, *seed_args(cluster), "--strict", password=None)
+    assert nopass.returncode == 39, nopass.stderr
+
+    # A replica dies: its master has no replica left, so losing one more pod would lose
+    # slots. The check says which node fails (once the cluster marks it failed).
+    replica = next(n for n in cluster.nodes if cluster.status()[n.host]["role"] == "slave")
+    cluster.kill(replica, signal.SIGKILL)
+    cluster.wait_until(
+        lambda: any("fail" in k["flags"] for k in cluster.view(cluster.nodes[0])["nodes"]),
+        RECOVERY_S,
+        "the dead replica marked failed",
+    )
+    failing = check_cli(cluster_repo, *seed_args(cluster), "--strict", password=cluster.password)
+    assert failing.returncode == 34, failing.stdout + failing.stderr
+    assert f"{replica.host}:{replica.redis_port}" in failing.stderr
+
+
+def test_cluster_check_without_a_cluster_warns_or_fails_with_strict(cluster_repo, tmp_path):
+    # Nothing listens on the rendered seed (the in-cluster name does not resolve here).
+    seed = ["--seed", "127.0.0.1:1", "--timeout", "2"]
+    loose = check_cli(cluster_repo, *seed, password="x")
+    assert loose.returncode == 0 and "may not exist yet" in loose.stderr
+    strict = check_cli(cluster_repo, *seed, "--strict", password="x")
+    assert strict.returncode == 31 and "unreachable" in strict.stderr
