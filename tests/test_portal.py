@@ -93,6 +93,20 @@ ANSWER_SETS = {
     "ledger": LEDGER,
     "cart-eso": CART_ESO,
     "search-eso": SEARCH_ESO,
+    "cluster": {"topology": "cluster"},
+    "orders-cluster": {  # Valkey Cluster, 4 masters x 2 replicas, other ports, ESO
+        "service_name": "orders",
+        "topology": "cluster",
+        "engine": "valkey",
+        "customise": True,
+        "cluster_masters": 4,
+        "cluster_replicas": 2,
+        "cluster_node_timeout_ms": 5000,
+        "redis_port": 7000,
+        "cluster_bus_port": 17100,
+        "secret_delivery": "external-secrets",
+        "secret_store": "platform-aws",
+    },
 }
 REPO_URL = {"repoUrl": "github.com?owner=example-org&repo=svc-redis"}
 TUNED = {"customise": True} | REPO_URL
@@ -250,6 +264,12 @@ BAD_FOR_BOTH = [
     ("kms_key_id", "my-key"),
     ("secret_recovery_window_days", 3),
 ]
+CLUSTER = {"topology": "cluster"} | TUNED
+BAD_FOR_CLUSTER = [
+    ("cluster_masters", 2),
+    ("cluster_replicas", 0),
+    ("cluster_node_timeout_ms", 999),
+]
 
 
 def copier_refuses(template: Path, tmp_path: Path, answers: dict) -> bool:
@@ -276,6 +296,7 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     forms = {name: answers | REPO_URL for name, answers in ANSWER_SETS.items()}
     forms |= {f"good {n}={v!r}": {n: v} | TUNED for n, v in GOOD_FOR_BOTH}
     forms |= {f"bad {n}={v!r}": {n: v} | TUNED for n, v in BAD_FOR_BOTH}
+    forms |= {f"bad {n}={v!r}": {n: v} | CLUSTER for n, v in BAD_FOR_CLUSTER}
     (tmp_path / "forms.json").write_text(json.dumps(forms))
 
     run = backstage(tmp_path, "validate", str(TEMPLATE), str(tmp_path / "forms.json"))
@@ -284,8 +305,8 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     verdicts = json.loads(run.stdout)
     assert verdicts["entity"] == "ok"
     refused_by_form = {name for name, errors in verdicts["forms"].items() if errors}
-    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH}
-    for name, value in BAD_FOR_BOTH:  # the form's errors name the field
+    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH + BAD_FOR_CLUSTER}
+    for name, value in BAD_FOR_BOTH + BAD_FOR_CLUSTER:  # the form's errors name the field
         assert any(name in error for error in verdicts["forms"][f"bad {name}={value!r}"])
     tuned = {"customise": True}
     assert [
@@ -295,6 +316,12 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     ] == []
     assert [
         (n, v) for n, v in GOOD_FOR_BOTH if copier_refuses(template_src, tmp_path, {n: v} | tuned)
+    ] == []
+    cluster = {"topology": "cluster", "customise": True}
+    assert [
+        (n, v)
+        for n, v in BAD_FOR_CLUSTER
+        if not copier_refuses(template_src, tmp_path, {n: v} | cluster)
     ] == []
 
 
@@ -307,6 +334,8 @@ CROSS_FIELD = {
     "redis_memory_limit": {"redis_memory_request": "2Gi", "redis_memory_limit": "1Gi"},
     # The release floor depends on the engine (Redis 6.2, Valkey 7.2).
     "redis_version": {"engine": "valkey", "redis_version": "7.0.15"},
+    # The cluster bus port must differ from the client port.
+    "cluster_bus_port": {"topology": "cluster", "cluster_bus_port": 6379},
     # A generated SecretStore needs the cluster's OIDC provider; a ClusterSecretStore refuses one.
     "oidc_provider_arn": {
         "secret_delivery": "external-secrets",
