@@ -63,14 +63,14 @@ def one_run(cluster: LocalCluster, n: int, node_timeout_s: float) -> dict:
         cluster.kill(old, signal.SIGKILL)
         switch = first = None
         deadline = killed_at + 3 * node_timeout_s + 60
-        while time.monotonic() < deadline and first is None:
-            if switch is None and cluster.status()[successor.host]["role"] == "master":
+        while time.monotonic() < deadline and (first is None or switch is None):
+            if switch is None and cluster.role(successor) == "master":
                 switch = time.monotonic() - killed_at
-            first = next(
+            first = first or next(
                 (a for a in load.acks if a.started > killed_at and _in(slots, load.key(a.seq))),
                 None,
             )
-            time.sleep(0.05)
+            time.sleep(0.02)
         recovery = first.acked - killed_at if first else None
         cluster.restart(old)
         cluster.wait_until_ready(READY_S)

@@ -121,7 +121,7 @@ def test_readme_catalog_and_client_speak_of_redis_cluster(generate):
     readme = (repo / "README.md").read_text()
     assert readme.startswith("# shopping-cart-redis: Redis Cluster for shopping-cart")
     # Sentinel is named only to say there is none, and when it is the simpler choice.
-    assert readme.count("Sentinel") == 2, [l for l in readme.splitlines() if "Sentinel" in l]
+    assert readme.count("Sentinel") == 2, [ln for ln in readme.splitlines() if "Sentinel" in ln]
     assert "There is no Sentinel" in readme and "Redis Sentinel is simpler" in readme
     catalog = list(yaml.safe_load_all((repo / "catalog-info.yaml").read_text()))
     resource = next(d for d in catalog if d["kind"] == "Resource")

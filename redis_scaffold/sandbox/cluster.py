@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from redis_scaffold.project import TOTAL_SLOTS, app_env, cluster_deployment
 from redis_scaffold.sandbox.addresses import AddressBlock
@@ -217,6 +219,7 @@ class LocalCluster:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             decode_responses=True,
+            retry=Retry(NoBackoff(), 0),  # a dead node answers at once: no retry
         )
 
     def view(self, node: ClusterNode) -> dict | None:
@@ -243,6 +246,14 @@ class LocalCluster:
                 else {"role": _role(v["me"]), "state": v["state"], "master": v["me"]["master"]}
             )
         return out
+
+    def role(self, node: ClusterNode) -> str:
+        """master or slave by the node's own account (ROLE), or down."""
+        try:
+            with self.client(node, timeout=0.5) as r:
+                return r.execute_command("ROLE")[0]
+        except redis.RedisError:
+            return "down"
 
     def masters(self) -> list[ClusterNode]:
         """The nodes that are masters now (by their own account)."""
