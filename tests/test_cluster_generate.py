@@ -129,6 +129,8 @@ def test_readme_catalog_and_client_speak_of_redis_cluster(generate):
     assert "sentinel" not in (repo / "catalog-info.yaml").read_text().lower()
     makefile = (repo / "Makefile").read_text()
     assert "redis-scaffold cluster check" in makefile and "sentinel" not in makefile
+    workflow = (repo / ".github/workflows/provision.yml").read_text()
+    assert "redis-scaffold cluster check" in workflow and "sentinel" not in workflow.lower()
     client = (repo / "client/python/redis_client.py").read_text()
     assert "RedisCluster" in client and "Sentinel" not in client
     compile(client, "redis_client.py", "exec")
