@@ -134,6 +134,8 @@ def test_readme_catalog_and_client_speak_of_redis_cluster(generate):
     client = (repo / "client/python/redis_client.py").read_text()
     assert "RedisCluster" in client and "Sentinel" not in client
     compile(client, "redis_client.py", "exec")
+    client_readme = (repo / "client/python/README.md").read_text()
+    assert "RedisCluster" in client_readme and "Sentinel" not in client_readme
 
 
 BAD_CLUSTER_ANSWERS = [
