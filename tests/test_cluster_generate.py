@@ -88,7 +88,10 @@ def test_every_kustomization_renders_valid_cluster_manifests(generate, answers):
         "maxUnavailable": 1,
         "selector": sts["spec"]["selector"],
     }
-    ingress = one(base, "NetworkPolicy")["spec"]["ingress"]
+    ingress = one(base, "NetworkPolicy", name)["spec"]["ingress"]
+    # The bootstrap pod accepts nothing.
+    assert one(base, "NetworkPolicy", f"{name}-bootstrap")["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in one(base, "NetworkPolicy", f"{name}-bootstrap")["spec"]
     assert [[p["port"] for p in rule["ports"]] for rule in ingress] == [[port], [port, bus]]
     assert "namespaceSelector" not in ingress[1]["from"][0]
 
