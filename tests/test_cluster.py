@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from redis_scaffold.sandbox.cluster import LocalCluster
 from redis_scaffold.sandbox.load import ClusterWriteLoad
@@ -167,6 +168,51 @@ def test_the_bootstrap_touches_nothing_when_a_pod_comes_back_empty(cluster):
         n.host: sorted((k["id"], k["master"]) for k in cluster.view(n)["nodes"]) for n in others
     }
     assert after == before  # the formed nodes' membership and roles: untouched
+
+
+def seed_dump(cluster, node) -> None:
+    """Leave an AOF holding one key on `node`'s volume, written by the engine's own server
+    (standalone, before the pod starts): data from before the cluster existed. (An AOF:
+    with `appendonly yes` and no AOF, the server ignores a dump.rdb and starts empty.)"""
+    env = cluster.stage.env(node, cluster.nodes)
+    server = shutil.which(env["SERVER_COMMAND"], path=env["PATH"])
+    node.data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["--bind", node.host, "--port", str(node.redis_port), "--dir", str(node.data_dir)]
+    proc = subprocess.Popen(
+        [server, *args, "--save", "", "--appendonly", "yes"], stdout=subprocess.DEVNULL
+    )
+    try:
+        r = redis.Redis(host=node.host, port=node.redis_port, socket_timeout=1)
+        cluster.wait_until(lambda: _pings(r), READY_S, "the standalone server")
+        r.set("order:1", "kept")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _pings(r) -> bool:
+    try:
+        return r.ping()
+    except redis.RedisError:
+        return False
+
+
+def test_the_bootstrap_never_forms_a_cluster_over_data(cluster_repo, tmp_path):
+    c = LocalCluster(cluster_repo, tmp_path / "c", node_timeout_ms=NODE_TIMEOUT_MS)
+    try:
+        holder = c.nodes[4]
+        seed_dump(c, holder)
+        c.start()
+
+        result = c.bootstrap(timeout_s=30)
+
+        assert result.returncode == 4, result.stderr
+        assert f"hold keys: {holder.host}" in result.stderr and "Nothing changed" in result.stderr
+        assert all(len(c.view(n)["nodes"]) == 1 for n in c.nodes)  # nobody met anybody
+        with c.client(holder) as r:
+            assert r.dbsize() == 1  # its data untouched (GET: the cluster is down)
+    finally:
+        c.close()
 
 
 # ----------------------------------------------------- redis-scaffold cluster check

@@ -4,12 +4,12 @@
 #
 #   1. wait (at most BOOTSTRAP_TIMEOUT s, default 300) until every pod in PEER_HOSTS
 #      answers PING;
-#   2. if every pod already belongs to one cluster with every slot assigned: nothing
-#      to do (exit 0). A re-run, a restarted pod or a rolling update lands here;
-#   3. if some pods belong to a cluster and others do not (a pod on a new, empty
+#   2. if every pod already knows its peers (a formed cluster): nothing to do (exit 0).
+#      A re-run, a restarted pod or a rolling update lands here;
+#   3. if any pod holds keys while not every pod is in the cluster: refuse (exit 4);
+#      a cluster is never created over data;
+#   4. if some pods belong to a cluster and others do not (a pod on a new, empty
 #      volume, a scale-up): change nothing, say so and exit 3 (README: adding a node);
-#   4. if any pod holds keys while no cluster is formed: refuse (exit 4); creating a
-#      cluster over data would assign slots those keys do not belong to;
 #   5. otherwise create it: `--cluster create` with CLUSTER_REPLICAS replicas per
 #      master (the first pods become masters), then wait until every pod says
 #      cluster_state:ok.
@@ -44,7 +44,7 @@ for peer in $PEER_HOSTS; do
   case "$known$assigned" in '' | *[!0-9]*)
     log "$peer does not answer CLUSTER INFO; nothing changed"; exit 1 ;;
   esac
-  if [ "$known" -gt 1 ] || [ "$assigned" -gt 0 ]; then
+  if [ "$known" -gt 1 ]; then
     formed="$formed $peer"
   else
     alone="$alone $peer"
@@ -58,14 +58,15 @@ if [ -n "$formed" ] && [ -z "$alone" ]; then
     "$(cluster_field "$1" cluster_slots_assigned) slots assigned, state $(cluster_field "$1" cluster_state); nothing to do"
   exit 0
 fi
+if [ -n "$holding" ]; then
+  log "refusing to touch the cluster: pods outside a formed cluster, and these pods hold" \
+    "keys:$holding. Nothing changed: a cluster is never created over data"
+  exit 4
+fi
 if [ -n "$formed" ]; then
   log "partly formed: in a cluster:$formed; alone:$alone. Nothing changed: add the" \
     "alone pods by hand (redis-cli --cluster add-node, see the README)"
   exit 3
-fi
-if [ -n "$holding" ]; then
-  log "refusing to create a cluster: no cluster is formed but these pods hold keys:$holding"
-  exit 4
 fi
 
 # CLUSTER MEET takes addresses: resolve the stable names (IPs are used as they are).
