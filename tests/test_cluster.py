@@ -170,6 +170,27 @@ def test_the_bootstrap_touches_nothing_when_a_pod_comes_back_empty(cluster):
     assert after == before  # the formed nodes' membership and roles: untouched
 
 
+def test_a_planned_stop_of_a_master_hands_its_slots_to_its_replica_first(cluster):
+    app = cluster.app()
+    master = cluster.masters()[0]
+    master_id = cluster.view(master)["me"]["id"]
+    replica = next(n for n in cluster.nodes if cluster.view(n)["me"]["master"] == master_id)
+    with ClusterWriteLoad(app, "prestop", wait_replicas=1) as load:
+        assert load.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S)
+
+        result = cluster.handover(master, timeout_s=15)
+
+        assert result.returncode == 0, result.stderr
+        assert "slots handed to" in result.stderr
+        assert cluster.role(master) == "slave" and cluster.role(replica) == "master"
+        assert load.wait_for_acks(ACKS, after=time.monotonic(), timeout=RECOVERY_S)
+    # A coordinated failover: nothing acknowledged is lost, confirmed or not.
+    assert load.missing(app) == []
+    # A replica's preStop has nothing to hand over.
+    again = cluster.handover(master, timeout_s=5)
+    assert again.returncode == 0 and "nothing to hand over" in again.stderr
+
+
 def seed_dump(cluster, node) -> None:
     """Leave an AOF holding one key on `node`'s volume, written by the engine's own server
     (standalone, before the pod starts): data from before the cluster existed. (An AOF:

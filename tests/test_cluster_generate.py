@@ -81,6 +81,7 @@ def test_every_kustomization_renders_valid_cluster_manifests(generate, answers):
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert {"startupProbe", "livenessProbe", "readinessProbe"} <= container.keys()
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "/config/pre-stop.sh"]
     assert pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
 
     # Losing one pod at a time never loses a slot; the bus is open between the pods only.

@@ -200,6 +200,10 @@ class LocalCluster:
     def restart(self, node: ClusterNode) -> None:
         self.faults.restart(node)
 
+    def handover(self, node: ClusterNode, timeout_s: int = 30) -> subprocess.CompletedProcess:
+        """Run the generated preStop hook (pre-stop.sh) for the node, as the kubelet would."""
+        return self.faults.handover(node, timeout_s)
+
     def log_path(self, node: ClusterNode) -> Path:
         return self.stage.log_path(node, "redis")
 
