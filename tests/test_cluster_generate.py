@@ -138,6 +138,8 @@ def test_readme_catalog_and_client_speak_of_redis_cluster(generate):
     client = (repo / "client/python/redis_client.py").read_text()
     assert "RedisCluster" in client and "Sentinel" not in client
     compile(client, "redis_client.py", "exec")
+    requirements = (repo / "client/python/requirements.txt").read_text()
+    assert "redis>=6.0,<9" in requirements and "Sentinel" not in requirements
     client_readme = (repo / "client/python/README.md").read_text()
     assert "RedisCluster" in client_readme and "Sentinel" not in client_readme
 
