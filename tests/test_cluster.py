@@ -191,6 +191,25 @@ def test_a_planned_stop_of_a_master_hands_its_slots_to_its_replica_first(cluster
     assert again.returncode == 0 and "nothing to hand over" in again.stderr
 
 
+def test_every_pod_restarts_and_the_cluster_comes_back_as_it_was(cluster):
+    app = cluster.app()
+    for i in range(200):
+        app.set(f"cart:{i}", i)
+    ids, roles = node_ids(cluster), {h: s["role"] for h, s in cluster.status().items()}
+    app.close()
+
+    cluster.stop()  # every pod at once (a full restart), volumes kept
+    cluster.start()
+    cluster.wait_until_ready(READY_S)
+
+    assert node_ids(cluster) == ids  # each pod rejoined as itself (nodes.conf)
+    assert {h: s["role"] for h, s in cluster.status().items()} == roles
+    app = cluster.app()
+    assert [app.get(f"cart:{i}") for i in range(200)] == [str(i).encode() for i in range(200)]
+    again = cluster.bootstrap(timeout_s=10)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
 def seed_dump(cluster, node) -> None:
     """Leave an AOF holding one key on `node`'s volume, written by the engine's own server
     (standalone, before the pod starts): data from before the cluster existed. (An AOF:
@@ -224,6 +243,10 @@ def test_the_bootstrap_never_forms_a_cluster_over_data(cluster_repo, tmp_path):
         holder = c.nodes[4]
         seed_dump(c, holder)
         c.start()
+        c.wait_until(lambda: all(c.view(n) for n in c.nodes), READY_S, "every pod to answer")
+        # Not ready before the cluster is formed: no Service sends clients there yet.
+        assert all(probe(c, n, "readiness") != 0 for n in c.nodes)
+        assert all(probe(c, n, "liveness") == 0 for n in c.nodes)
 
         result = c.bootstrap(timeout_s=30)
 
