@@ -40,6 +40,7 @@ from redis_scaffold.sandbox.nodes import TopologyError
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ConfigStage, Timing
 from redis_scaffold.sandbox.state import wait_until
+from redis_scaffold.service.cluster import parse_nodes
 
 __all__ = ["ClusterNode", "LocalCluster"]
 
@@ -329,31 +330,19 @@ def _info_dict(text: str) -> dict[str, str]:
 
 
 def _parse_nodes(reply) -> list[dict]:
-    """CLUSTER NODES -> [{id, address, flags, master, link, slots: [(a, b)]}]."""
-    if isinstance(reply, dict):  # redis-py may parse it: {address: {...}}
-        raise TopologyError("expected the raw CLUSTER NODES text")
-    out = []
-    for line in str(reply).splitlines():
-        f = line.split()
-        if len(f) < 8:
-            continue
-        slots = []
-        for s in f[8:]:
-            if s.startswith("["):
-                continue  # a slot being migrated
-            a, _, b = s.partition("-")
-            slots.append((int(a), int(b or a)))
-        out.append(
-            {
-                "id": f[0],
-                "address": f[1],
-                "flags": set(f[2].split(",")),
-                "master": f[3],
-                "link": f[7],
-                "slots": slots,
-            }
-        )
-    return out
+    """CLUSTER NODES -> [{id, address, flags, master, link, slots: [(a, b)]}], parsed by
+    the cluster check's own parser."""
+    return [
+        {
+            "id": n.id,
+            "address": n.address,
+            "flags": set(n.flags),
+            "master": n.master_id,
+            "link": n.link,
+            "slots": list(n.slots),
+        }
+        for n in parse_nodes(str(reply))
+    ]
 
 
 def _role(me: dict) -> str:
