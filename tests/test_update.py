@@ -545,3 +545,28 @@ def test_a_cluster_service_follows_the_template_with_its_answers_and_edits(
     assert tree(project) == tree(fresh)
     for path, line in marks.items():
         assert line in (project / path).read_text(), path
+
+
+def test_an_update_can_switch_a_sentinel_service_to_redis_cluster(template_versions, tmp_path):
+    project = generate_service(template_versions, tmp_path / "outgrown", V1)
+    assert (project / "manifest/redis/base/config/sentinel.conf").is_file()
+
+    copier.run_update(
+        project,
+        data={"topology": "cluster"},
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=V2,
+        conflict="inline",
+    )
+
+    assert answers(project)["topology"] == "cluster"
+    assert not (project / "manifest/redis/base/config/sentinel.conf").exists()
+    assert (project / "manifest/redis/base/config/bootstrap-cluster.sh").is_file()
+    assert check_script(project).returncode == 0
+    assert tree(project) == tree(
+        fresh_copy(template_versions, tmp_path / "fresh", answers(project))
+    )
