@@ -20,6 +20,9 @@ down_after_ms holds cluster-node-timeout, the failure-detection time of this top
   production  the generated cluster-node-timeout (15000)
   fast        the test timing (1000, via EXTRA_CONF)
 Target: median recovery <= cluster-node-timeout + 2 s; 0 confirmed writes lost.
+In the same run, as the baseline a planned stop is held to: the generated preStop
+(CLUSTER FAILOVER on the master's replica) on each master in turn; its *stall* is the
+longest any write waited while it ran, and nothing acknowledged may be lost.
 """
 
 from __future__ import annotations
@@ -89,6 +92,32 @@ def one_run(cluster: LocalCluster, n: int, node_timeout_s: float) -> dict:
     }
 
 
+def one_handover(cluster: LocalCluster, n: int) -> dict:
+    """A planned stop: the generated preStop hands a master's slots to its replica. The
+    stall is the longest any write waited (issue to acknowledgement) meanwhile."""
+    app = cluster.app()
+    with ClusterWriteLoad(
+        app, f"bench-handover-{n}", wait_replicas=cluster.rendered.replicas
+    ) as load:
+        if not load.wait_for_acks(50, after=0, timeout=30):
+            raise RuntimeError(f"the writer does not write: {dict(load.errors)}")
+        master = cluster.masters()[n % cluster.rendered.masters]
+        started = time.monotonic()
+        result = cluster.handover(master, timeout_s=30)
+        handed = time.monotonic()
+        load.wait_for_acks(20, after=handed, timeout=30)
+    stall = max((a.acked - a.started for a in load.acks if a.acked >= started), default=None)
+    lost = load.missing(app)
+    app.close()
+    return {
+        "handed_over": result.returncode == 0 and "slots handed to" in result.stderr,
+        "prestop_s": round(handed - started, 3),
+        "stall_s": round(stall, 3) if stall is not None else None,
+        "lost": len(lost),
+        "errors": dict(load.errors),
+    }
+
+
 def generated_node_timeout_ms(repo: Path) -> int:
     conf = (repo / "manifest/redis/base/config/redis.conf").read_text().splitlines()
     return int(next(line.split()[1] for line in conf if line.startswith("cluster-node-timeout ")))
@@ -113,6 +142,11 @@ def measure(timings: list[str], runs: int, engine: str = "redis") -> list[dict]:
                         f"failover (cluster, {name}, node timeout {timeout_ms} ms): run {n + 1}/{runs}"
                     )
                     per_run.append(one_run(cluster, n, timeout_ms / 1000))
+                handovers = []
+                for n in range(runs):
+                    log(f"handover (cluster preStop, {name}): run {n + 1}/{runs}")
+                    handovers.append(one_handover(cluster, n))
+                    cluster.wait_until_ready(READY_S)
             recoveries = [r["recovery_s"] for r in per_run if r["recovery_s"] is not None]
             med = median(recoveries)
             switches = [r["switch_s"] for r in per_run if r["switch_s"] is not None]
@@ -135,6 +169,13 @@ def measure(timings: list[str], runs: int, engine: str = "redis") -> list[dict]:
                     "confirmed_lost": sum(r["confirmed_lost"] for r in per_run),
                     "errors": _merge(r["errors"] for r in per_run),
                     "per_run": per_run,
+                    # The planned stop (preStop) as the baseline of the same run: what
+                    # a rolling update costs each master instead of a failover.
+                    "median_handover_stall_s": median(
+                        [h["stall_s"] for h in handovers if h["stall_s"] is not None]
+                    ),
+                    "handover_lost": sum(h["lost"] for h in handovers),
+                    "handovers": handovers,
                 }
             )
     return results

@@ -193,6 +193,16 @@ def main(argv: list[str]) -> int:
             for r in results
         ],
     )
+    if args.topology == "cluster":
+        print(
+            "planned stops (preStop): "
+            + "; ".join(
+                f"{r['engine']} {r['timing']}: median stall {r['median_handover_stall_s']} s, "
+                f"lost {r['handover_lost']}"
+                for r in results
+            ),
+            flush=True,
+        )
     return 0
 
 
