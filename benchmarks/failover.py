@@ -146,11 +146,21 @@ def main(argv: list[str]) -> int:
         action="append",
         help="the generated engine (default: redis); repeat for both",
     )
+    parser.add_argument(
+        "--topology",
+        choices=["sentinel", "cluster"],
+        default="sentinel",
+        help="the generated topology (default: sentinel); cluster: benchmarks/cluster_failover.py",
+    )
     args, _ = parser.parse_known_args(argv)
+    if args.topology == "cluster":
+        from benchmarks.cluster_failover import measure as measure_topology
+    else:
+        measure_topology = measure
     results = [
         r
         for engine in (args.engine or ["redis"])
-        for r in measure(args.timing or list(TIMINGS), args.runs, engine)
+        for r in measure_topology(args.timing or list(TIMINGS), args.runs, engine)
     ]
     emit(
         "failover",
@@ -183,6 +193,16 @@ def main(argv: list[str]) -> int:
             for r in results
         ],
     )
+    if args.topology == "cluster":
+        print(
+            "planned stops (preStop): "
+            + "; ".join(
+                f"{r['engine']} {r['timing']}: median stall {r['median_handover_stall_s']} s, "
+                f"lost {r['handover_lost']}"
+                for r in results
+            ),
+            flush=True,
+        )
     return 0
 
 

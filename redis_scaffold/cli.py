@@ -37,6 +37,7 @@ COMMANDS = (
     Command(
         "sentinel", "redis_scaffold.service.sentinel_cmd", "check a running Sentinel deployment"
     ),
+    Command("cluster", "redis_scaffold.service.cluster_cmd", "check a running Redis Cluster"),
     Command(
         "elasticache",
         "redis_scaffold.service.elasticache_cmd",

@@ -93,3 +93,50 @@ def deployment(project: Path) -> Deployment:
         sentinel_port=int(env["REDIS_SENTINEL_PORT"]),
         commands=commands,
     )
+
+
+BOOTSTRAP_JOB = "manifest/redis/base/bootstrap-job.yaml"
+TOTAL_SLOTS = 16384
+
+
+@dataclass(frozen=True)
+class ClusterDeployment:
+    """What the rendered manifests say about a Redis Cluster (topology cluster)."""
+
+    pods: int
+    replicas: int  # per master
+    redis_port: int
+    bus_port: int
+    commands: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def masters(self) -> int:
+        return self.pods // (self.replicas + 1)
+
+
+def _container_env(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
+    """The first `kind` document of `path` and its containers' literal env."""
+    if not path.is_file():
+        raise NotGeneratedError(f"{path} not found: is it a repository of topology cluster?")
+    doc = next(d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == kind)
+    env = {
+        e["name"]: e["value"]
+        for c in doc["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env", [])
+        if "value" in e
+    }
+    return doc, env
+
+
+def cluster_deployment(project: Path) -> ClusterDeployment:
+    """The pod count and ports (the StatefulSet), the replicas per master (the bootstrap
+    Job's CLUSTER_REPLICAS) and the engine's programs."""
+    statefulset, env = _container_env(Path(project) / STATEFULSET, "StatefulSet")
+    _, job_env = _container_env(Path(project) / BOOTSTRAP_JOB, "Job")
+    return ClusterDeployment(
+        pods=int(statefulset["spec"]["replicas"]),
+        replicas=int(job_env["CLUSTER_REPLICAS"]),
+        redis_port=int(env["REDIS_PORT"]),
+        bus_port=int(env["CLUSTER_BUS_PORT"]),
+        commands={k: v for k, v in env.items() if k in COMMANDS},
+    )

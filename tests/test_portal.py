@@ -107,6 +107,20 @@ ANSWER_SETS = {
     "cart-eso": CART_ESO,
     "search-eso": SEARCH_ESO,
     "orders-elasticache": ORDERS_ELASTICACHE,
+    "cluster": {"topology": "cluster"},
+    "orders-cluster": {  # Valkey Cluster, 4 masters x 2 replicas, other ports, ESO
+        "service_name": "orders",
+        "topology": "cluster",
+        "engine": "valkey",
+        "customise": True,
+        "cluster_masters": 4,
+        "cluster_replicas": 2,
+        "cluster_node_timeout_ms": 5000,
+        "redis_port": 7000,
+        "cluster_bus_port": 17100,
+        "secret_delivery": "external-secrets",
+        "secret_store": "platform-aws",
+    },
 }
 REPO_URL = {"repoUrl": "github.com?owner=example-org&repo=svc-redis"}
 TUNED = {"customise": True} | REPO_URL
@@ -264,6 +278,12 @@ BAD_FOR_BOTH = [
     ("kms_key_id", "my-key"),
     ("secret_recovery_window_days", 3),
 ]
+CLUSTER = {"topology": "cluster"} | TUNED
+BAD_FOR_CLUSTER = [
+    ("cluster_masters", 2),
+    ("cluster_replicas", 0),
+    ("cluster_node_timeout_ms", 999),
+]
 
 # ElastiCache's own fields, shown only with topology elasticache (and customise).
 ELASTICACHE_FORM = {
@@ -308,6 +328,7 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
         f"bad elasticache {n}={v!r}": ELASTICACHE_FORM | {n: v} | REPO_URL
         for n, v in BAD_FOR_ELASTICACHE
     }
+    forms |= {f"bad {n}={v!r}": {n: v} | CLUSTER for n, v in BAD_FOR_CLUSTER}
     (tmp_path / "forms.json").write_text(json.dumps(forms))
 
     run = backstage(tmp_path, "validate", str(TEMPLATE), str(tmp_path / "forms.json"))
@@ -316,10 +337,10 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     verdicts = json.loads(run.stdout)
     assert verdicts["entity"] == "ok"
     refused_by_form = {name for name, errors in verdicts["forms"].items() if errors}
-    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH} | {
+    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH + BAD_FOR_CLUSTER} | {
         f"bad elasticache {n}={v!r}" for n, v in BAD_FOR_ELASTICACHE
     }
-    for name, value in BAD_FOR_BOTH:  # the form's errors name the field
+    for name, value in BAD_FOR_BOTH + BAD_FOR_CLUSTER:  # the form's errors name the field
         assert any(name in error for error in verdicts["forms"][f"bad {name}={value!r}"])
     for name, value in BAD_FOR_ELASTICACHE:
         errors = verdicts["forms"][f"bad elasticache {name}={value!r}"]
@@ -333,6 +354,12 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     ] == []
     assert [
         (n, v) for n, v in GOOD_FOR_BOTH if copier_refuses(template_src, tmp_path, {n: v} | tuned)
+    ] == []
+    cluster = {"topology": "cluster", "customise": True}
+    assert [
+        (n, v)
+        for n, v in BAD_FOR_CLUSTER
+        if not copier_refuses(template_src, tmp_path, {n: v} | cluster)
     ] == []
 
 
@@ -356,6 +383,8 @@ CROSS_FIELD = {
     },
     # A rule the form cannot say (a table of ElastiCache's node families and their sizes).
     "node_type": ELASTICACHE_FORM | {"node_type": "cache.t4g.xlarge"},
+    # The cluster bus port must differ from the client port.
+    "cluster_bus_port": {"topology": "cluster", "cluster_bus_port": 6379},
     # A generated SecretStore needs the cluster's OIDC provider; a ClusterSecretStore refuses one.
     "oidc_provider_arn": {
         "secret_delivery": "external-secrets",

@@ -523,6 +523,56 @@ def test_an_update_can_switch_a_service_to_external_secrets(template_versions, t
     )
 
 
+CLUSTER = {"topology": "cluster", "customise": True, "cluster_masters": 4, "engine": "valkey"}
+
+
+def test_a_cluster_service_follows_the_template_with_its_answers_and_edits(
+    template_versions, tmp_path
+):
+    project = generate_service(template_versions, tmp_path / "cluster", V1, CLUSTER)
+    marks = team_edits(project)
+    commit_all(project, "team edits")
+
+    assert main(["update", str(project), "--defaults"]) == 0
+
+    recorded = answers(project)
+    assert recorded["_commit"] == V2
+    assert {k: recorded[k] for k in CLUSTER} == CLUSTER
+    statefulset = (project / "manifest/redis/base/statefulset.yaml").read_text()
+    assert "replicas: 8" in statefulset and "sentinel" not in statefulset
+    assert check_script(project).returncode == 0
+    fresh = fresh_copy(template_versions, tmp_path / "fresh", recorded)
+    team_edits(fresh)
+    assert tree(project) == tree(fresh)
+    for path, line in marks.items():
+        assert line in (project / path).read_text(), path
+
+
+def test_an_update_can_switch_a_sentinel_service_to_redis_cluster(template_versions, tmp_path):
+    project = generate_service(template_versions, tmp_path / "outgrown", V1)
+    assert (project / "manifest/redis/base/config/sentinel.conf").is_file()
+
+    copier.run_update(
+        project,
+        data={"topology": "cluster"},
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+        vcs_ref=V2,
+        conflict="inline",
+    )
+
+    assert answers(project)["topology"] == "cluster"
+    assert not (project / "manifest/redis/base/config/sentinel.conf").exists()
+    assert (project / "manifest/redis/base/config/bootstrap-cluster.sh").is_file()
+    assert check_script(project).returncode == 0
+    assert tree(project) == tree(
+        fresh_copy(template_versions, tmp_path / "fresh", answers(project))
+    )
+
+
 ELASTICACHE = {
     "topology": "elasticache",
     "vpc_id": "vpc-0123456789abcdef0",

@@ -92,10 +92,7 @@ class WriteLoad:
             self.attempts += 1
             started = time.monotonic()
             try:
-                pipe = self.client.pipeline(transaction=False)
-                pipe.set(self.key(seq), seq)
-                pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
-                ok, replicas = pipe.execute()
+                ok, replicas = self.write(seq)
             except redis.RedisError as exc:
                 kind = _error_kind(exc)
                 self.errors[kind] += 1
@@ -106,6 +103,14 @@ class WriteLoad:
             if ok:
                 self.acks.append(Ack(seq, started, time.monotonic(), int(replicas)))
             self._stop.wait(self.pause_s)
+
+    def write(self, seq: int) -> tuple[bool, int]:
+        """One write: SET and WAIT in one round trip; (acknowledged, replicas holding it)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self.key(seq), seq)
+        pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+        ok, replicas = pipe.execute()
+        return bool(ok), int(replicas)
 
     # --------------------------------------------------------------- measuring
     def wait_for_acks(self, count: int, after: float, timeout: float) -> bool:
@@ -145,3 +150,33 @@ class WriteLoad:
 def _error_kind(exc: Exception) -> str:
     text = str(exc).split(" ", 1)[0] if isinstance(exc, redis.ResponseError) else ""
     return f"{type(exc).__name__}{':' + text if text else ''}"
+
+
+@dataclass
+class ClusterWriteLoad(WriteLoad):
+    """The same load through a RedisCluster client (the generated cluster snippet).
+
+    Each write is `SET <key>` on the master of its slot, then `WAIT` on that master: with
+    one writing thread both use the same pooled connection, so WAIT counts the replicas
+    holding that SET. A WAIT that fails (the master died just after the SET) leaves the
+    write acknowledged and unconfirmed. `wait_replicas` is the replicas per master."""
+
+    def write(self, seq: int) -> tuple[bool, int]:
+        key = self.key(seq)
+        ok = self.client.set(key, seq)
+        try:
+            node = self.client.get_node_from_key(key)
+            replicas = self.client.execute_command(
+                "WAIT", self.wait_replicas, self.wait_ms, target_nodes=node
+            )
+        except redis.RedisError:
+            replicas = 0
+        return bool(ok), int(replicas)
+
+    def missing(self, reader, acks: list[Ack] | None = None) -> list[int]:
+        """Sequence numbers of `acks` (default all) absent from the cluster (a RedisCluster
+        `reader`: each key read from the master of its slot)."""
+        acks = self.acks if acks is None else acks
+        return [
+            a.seq for a in acks if (v := reader.get(self.key(a.seq))) is None or int(v) != a.seq
+        ]

@@ -1,0 +1,44 @@
+#!/bin/sh
+# preStop of the redis container: when this node is a master, ask one of its replicas
+# to take over (CLUSTER FAILOVER, the coordinated kind: the replica catches up with the
+# master before the switch, so no acknowledged write is lost) and wait, at most
+# PRESTOP_TIMEOUT seconds (default 30, below the pod's terminationGracePeriodSeconds),
+# until this node is a replica. Its clients then get MOVED to the new master at once,
+# instead of waiting cluster-node-timeout for a failover. A replica stops at once.
+# Environment contract: see common.sh.
+set -u
+. "$CONFIG_DIR/common.sh"
+: "${BIND_ADDRESS:?BIND_ADDRESS is not set}"
+timeout_s="${PRESTOP_TIMEOUT:-30}"
+here=$(local_host)
+
+role=$(rcli "$here" "$REDIS_PORT" ROLE 2>/dev/null | sed -n 1p)
+if [ "$role" != "master" ]; then
+  log "role '${role:-unknown}': nothing to hand over"
+  exit 0
+fi
+myid=$(rcli "$here" "$REDIS_PORT" CLUSTER MYID 2>/dev/null)
+# A connected, healthy replica of this master: "id ip:port@bus[,hostname] flags ... link".
+replica=$(rcli "$here" "$REDIS_PORT" CLUSTER REPLICAS "$myid" 2>/dev/null \
+  | awk '$3 !~ /fail/ && $8 == "connected" { split($2, a, "@"); print a[1]; exit }')
+if [ -z "$replica" ]; then
+  log "no connected replica to hand the slots to; stopping as master"
+  exit 0
+fi
+if [ "$(rcli "${replica%:*}" "${replica##*:}" CLUSTER FAILOVER 2>/dev/null)" != "OK" ]; then
+  log "the replica at $replica refused CLUSTER FAILOVER; stopping as master"
+  exit 0
+fi
+log "failover requested from the replica at $replica"
+
+i=0
+while [ "$i" -lt "$timeout_s" ]; do
+  sleep 1
+  i=$((i + 1))
+  if [ "$(rcli "$here" "$REDIS_PORT" ROLE 2>/dev/null | sed -n 1p)" = "slave" ]; then
+    log "slots handed to $replica"
+    exit 0
+  fi
+done
+log "still master after ${timeout_s}s; stopping anyway"
+exit 0
