@@ -51,6 +51,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "engine",
         "secret_delivery",
         "aws_region",
+        "client_languages",
         "size",
         "customise",
         "create_secret",

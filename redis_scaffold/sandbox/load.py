@@ -43,8 +43,66 @@ class Ack:
     replicas: int  # what WAIT answered
 
 
+class LoadRecord:
+    """What a write load recorded, and the measures taken from it (shared by WriteLoad,
+    in this process, and node_app.NodeWriteLoad, the Node snippet in a node process).
+    Needs: prefix, wait_replicas, acks, errors, error_times, error_samples."""
+
+    def key(self, seq: int) -> str:
+        return f"{self.prefix}:{seq:09d}"
+
+    def record_error(self, kind: str, sample: str, at: float) -> None:
+        self.errors[kind] += 1
+        self.error_samples.setdefault(kind, sample[:120])
+        self.error_times.append((at, kind))
+
+    def wait_for_acks(self, count: int, after: float, timeout: float) -> bool:
+        """Bounded wait until `count` writes issued after `after` are acknowledged."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(1 for a in self.acks[-count - 5 :] if a.started > after) >= count:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def first_ack_after(self, t: float) -> Ack | None:
+        """The first acknowledged write issued after monotonic time t."""
+        return next((a for a in self.acks if a.started > t), None)
+
+    def longest_gap(self, start: float, end: float, acks: list[Ack] | None = None) -> float:
+        """The longest stretch of [start, end] without an acknowledgement (of `acks`)."""
+        times = [
+            start,
+            *sorted(
+                a.acked for a in (self.acks if acks is None else acks) if start < a.acked < end
+            ),
+            end,
+        ]
+        return max(b - a for a, b in zip(times, times[1:], strict=False))
+
+    @property
+    def acknowledged(self) -> int:
+        return len(self.acks)
+
+    @property
+    def confirmed(self) -> list[Ack]:
+        return [a for a in self.acks if a.replicas >= self.wait_replicas]
+
+    def missing(self, reader: redis.Redis, acks: list[Ack] | None = None) -> list[int]:
+        """Sequence numbers of `acks` (default all acknowledged) absent from `reader`'s node."""
+        acks = self.acks if acks is None else acks
+        lost = []
+        for i in range(0, len(acks), 1000):
+            batch = acks[i : i + 1000]
+            values = reader.mget([self.key(a.seq) for a in batch])
+            lost += [
+                a.seq for a, v in zip(batch, values, strict=True) if v is None or int(v) != a.seq
+            ]
+        return lost
+
+
 @dataclass
-class WriteLoad:
+class WriteLoad(LoadRecord):
     """A thread writing unique keys through `client` until stop() (at most `max_seconds`)."""
 
     client: redis.Redis
@@ -53,6 +111,7 @@ class WriteLoad:
     wait_ms: int = 50  # while a replica is missing, each write waits this long
     pause_s: float = 0.002  # between writes: leaves CPU to the servers on a 2-core machine
     max_seconds: float = 120.0
+    error_pause_s: float = 0.02  # after an error (the generated writer already retried)
     acks: list[Ack] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     error_times: list[tuple[float, str]] = field(default_factory=list)
@@ -64,9 +123,6 @@ class WriteLoad:
         self._thread = threading.Thread(
             target=self._run, name=f"write-load-{self.prefix}", daemon=True
         )
-
-    def key(self, seq: int) -> str:
-        return f"{self.prefix}:{seq:09d}"
 
     # ------------------------------------------------------------------ running
     def start(self) -> WriteLoad:
@@ -97,49 +153,12 @@ class WriteLoad:
                 pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
                 ok, replicas = pipe.execute()
             except redis.RedisError as exc:
-                kind = _error_kind(exc)
-                self.errors[kind] += 1
-                self.error_samples.setdefault(kind, str(exc)[:120])
-                self.error_times.append((time.monotonic(), kind))
-                self._stop.wait(0.02)  # the writer already retried connection errors
+                self.record_error(_error_kind(exc), str(exc), time.monotonic())
+                self._stop.wait(self.error_pause_s)
                 continue
             if ok:
                 self.acks.append(Ack(seq, started, time.monotonic(), int(replicas)))
             self._stop.wait(self.pause_s)
-
-    # --------------------------------------------------------------- measuring
-    def wait_for_acks(self, count: int, after: float, timeout: float) -> bool:
-        """Bounded wait until `count` writes issued after `after` are acknowledged."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sum(1 for a in self.acks[-count - 5 :] if a.started > after) >= count:
-                return True
-            time.sleep(0.02)
-        return False
-
-    def first_ack_after(self, t: float) -> Ack | None:
-        """The first acknowledged write issued after monotonic time t."""
-        return next((a for a in self.acks if a.started > t), None)
-
-    @property
-    def acknowledged(self) -> int:
-        return len(self.acks)
-
-    @property
-    def confirmed(self) -> list[Ack]:
-        return [a for a in self.acks if a.replicas >= self.wait_replicas]
-
-    def missing(self, reader: redis.Redis, acks: list[Ack] | None = None) -> list[int]:
-        """Sequence numbers of `acks` (default all acknowledged) absent from `reader`'s node."""
-        acks = self.acks if acks is None else acks
-        lost = []
-        for i in range(0, len(acks), 1000):
-            batch = acks[i : i + 1000]
-            values = reader.mget([self.key(a.seq) for a in batch])
-            lost += [
-                a.seq for a, v in zip(batch, values, strict=True) if v is None or int(v) != a.seq
-            ]
-        return lost
 
 
 def _error_kind(exc: Exception) -> str:
