@@ -4,7 +4,8 @@
 // redis-env component gives the app. One JSON line per write on stdout:
 //   {"seq": 1, "started": <epoch ms>, "acked": <epoch ms>, "replicas": 2}
 //   {"seq": 2, "started": <epoch ms>, "at": <epoch ms>, "error": "ReplyError:NOREPLICAS", "sample": "..."}
-// Each write is SET <prefix>:<seq> <seq> and WAIT <replicas> <ms> in one pipeline. ioredis
+// Each write is SET <prefix>:<seq> <seq> and WAIT <replicas> <ms> in one pipeline (no
+// WAIT when <replicas> is 0). ioredis
 // resends only the commands of a pipeline that had no reply when a connection dropped;
 // a WAIT resent alone would count another master's replicas, so a write during which
 // the writer reconnected counts as unconfirmed (replicas -1). Stops on SIGTERM.
@@ -38,11 +39,9 @@ process.on("SIGTERM", () => {
     const before = connections;
     try {
       const key = `${prefix}:${String(seq).padStart(9, "0")}`;
-      const [[setError], [waitError, replicas]] = await w
-        .pipeline()
-        .set(key, seq)
-        .call("WAIT", Number(waitReplicas), Number(waitMs))
-        .exec();
+      const pipeline = w.pipeline().set(key, seq);
+      if (Number(waitReplicas)) pipeline.call("WAIT", Number(waitReplicas), Number(waitMs));
+      const [[setError], [waitError, replicas] = [null, 0]] = await pipeline.exec();
       if (setError || waitError) throw setError || waitError;
       out({ seq, started, acked: now(), replicas: connections === before ? Number(replicas) : -1 });
       await sleep(Number(pauseMs));

@@ -121,8 +121,9 @@ const ENV_VARS = ["REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS
 
 // Sentinel waits down-after-milliseconds ({{ down_after_ms }} ms for this {{ engine_name }}) before it
 // starts a failover, which then takes a second or two. A write keeps waiting through
-// reconnections for about twice that; reconnections wait 10 ms, 20 ms, ... up to 250 ms,
-// and a sentinel's announcement of the new master reconnects at once.
+// reconnections for about twice that; reconnections wait 10 ms three times, then 20 ms,
+// 40 ms, ... up to 250 ms, and a sentinel's announcement of the new master reconnects at
+// once (the new master refuses writes, NOREPLICAS, until a replica has attached).
 const FAILOVER_MS = 2 * {{ down_after_ms }};
 const BACKOFF_BASE_MS = 10;
 const BACKOFF_CAP_MS = 250;
@@ -152,7 +153,7 @@ function settingsFromEnv(env = process.env) {
 }
 
 function backoff(attempt) {
-  return Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 1));
+  return Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 3));
 }
 
 /** A client on the read Service (any pod). Use it for reads only. */
@@ -219,7 +220,7 @@ function pairs(reply) {
  * socketTimeout, does nothing while the client waits to reconnect, and ends the client
  * for good ("Connection is closed.") when it arrives while the client is resolving the
  * master: here a live socket is destroyed (the client reconnects at once), a waiting
- * reconnection starts now, and a resolution under way is left to finish.
+ * reconnection starts now, and a resolution waiting for a master asks again now.
  */
 class MajorityConnector extends SentinelConnector {
   async initFailoverDetector() {
@@ -235,8 +236,11 @@ class MajorityConnector extends SentinelConnector {
 
   onSwitch() {
     const client = this.client; // set by writer()
-    if (!client) return;
-    if (client.status === "reconnecting") {
+    if (this.wake) {
+      this.wake(); // a resolution waiting for a master: ask the sentinels now
+    } else if (!client) {
+      return;
+    } else if (client.status === "reconnecting") {
       client.connect().catch(() => {}); // the pending timer then finds it connecting: a no-op
     } else if ((client.status === "ready" || client.status === "connect") && this.stream) {
       this.stream.destroy();
@@ -245,6 +249,25 @@ class MajorityConnector extends SentinelConnector {
 
   async resolveMaster(client) {
     await this.updateSentinels(client);
+    // No master a majority would accept (failing over, or being failed over): ask again
+    // after a back-off that a failover announcement ends at once, as long as the client
+    // still wants to connect and about twice down-after has not passed.
+    const deadline = Date.now() + FAILOVER_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      const chosen = await this.vote();
+      if (chosen || !this.connecting || Date.now() > deadline) return chosen;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, backoff(attempt));
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  async vote() {
     const asked = this.sentinelIterator.sentinels.slice();
     const answers = (await Promise.all(asked.map((endpoint) => this.ask(endpoint)))).filter(Boolean);
     if (!answers.length) return null;
@@ -287,6 +310,7 @@ function writer(settings = settingsFromEnv(), { retries = DEFAULT_RETRIES } = {}
     failoverDetector: true,
     connectTimeout: TIMEOUT_MS,
     sentinelCommandTimeout: TIMEOUT_MS,
+    enableReadyCheck: false, // a master answers at once; saves a round trip per reconnection
     // A master that stops answering (hung, or cut off) is left after TIMEOUT_MS of silence.
     socketTimeout: TIMEOUT_MS,
     retryStrategy: backoff,

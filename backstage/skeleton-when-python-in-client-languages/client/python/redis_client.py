@@ -147,8 +147,9 @@ ENV_VARS = ("REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS_MASTE
 # Sentinel waits down-after-milliseconds ({{ down_after_ms }} ms for this {{ engine_name }}) before
 # it starts a failover, which then takes a second or two. A write keeps retrying for
 # twice that, so a write issued while the master dies lands on the new master. The
-# retries wait 10 ms, 20 ms, ... up to 250 ms between attempts, and a sentinel's
-# announcement of the new master ends the wait at once.
+# retries wait 10 ms three times, then 20 ms, 40 ms, ... up to 250 ms, and a sentinel's
+# announcement of the new master ends the wait at once and starts the steps again (the
+# new master refuses writes, NOREPLICAS, until a replica has attached: tens of ms).
 FAILOVER_SECONDS = 2 * {{ down_after_ms }} / 1000
 BACKOFF_BASE, BACKOFF_CAP = 0.01, 0.25
 DEFAULT_RETRIES = math.ceil(FAILOVER_SECONDS / BACKOFF_CAP) + 5
@@ -371,17 +372,25 @@ class SwitchWatcher:
 
 
 class GrowingBackoff(AbstractBackoff):
-    """Exponential back-off (BACKOFF_BASE doubling up to BACKOFF_CAP), slept in
-    watcher.wait(): a failover announcement ends the sleep at once."""
+    """Back-off: BACKOFF_BASE three times, then doubling up to BACKOFF_CAP, slept in
+    watcher.wait(): a failover announcement ends the sleep at once, and the steps start
+    again from BACKOFF_BASE after it (the new master may refuse writes for a moment,
+    NOREPLICAS, until a replica has attached: poll it closely)."""
 
     def __init__(self, watcher: SwitchWatcher | None = None, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP):
         self.watcher, self.base, self.cap = watcher, base, cap
+        self._heard, self._since = 0, 0
 
     def __deepcopy__(self, memo) -> GrowingBackoff:
         return GrowingBackoff(self.watcher, self.base, self.cap)  # every connection copies its retry
 
+    def reset(self) -> None:
+        self._heard, self._since = (self.watcher.announcements if self.watcher else 0), 0
+
     def compute(self, failures: int) -> float:
-        delay = min(self.cap, self.base * 2 ** (failures - 1))
+        if self.watcher is not None and self.watcher.announcements != self._heard:
+            self._heard, self._since = self.watcher.announcements, failures - 1
+        delay = min(self.cap, self.base * 2 ** max(0, failures - 3 - self._since))
         if self.watcher is None:
             return delay
         self.watcher.wait(delay)
