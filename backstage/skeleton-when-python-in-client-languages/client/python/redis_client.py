@@ -129,6 +129,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -422,6 +423,24 @@ class MasterFollowingConnection(SentinelManagedConnection):
             raise
 
 
+def drop_connections(pool: redis.ConnectionPool) -> None:
+    """Drop every connection of the pool to the old master, a command in flight included
+    (a hung or cut-off master would hold it for socket_timeout): idle ones are closed; the
+    sockets of those in use are only shut down, so the thread reading one gets a
+    ConnectionError and its retry reconnects to the new master at once (closing a socket
+    under a reading thread's feet would raise ValueError there instead)."""
+    pool.disconnect(inuse_connections=False)
+    with pool._lock:
+        in_use = list(pool._in_use_connections)
+    for connection in in_use:
+        sock = connection._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class Writer(redis.Redis):
     """The writer's redis.Redis; close() also stops its sentinel watcher."""
 
@@ -459,10 +478,8 @@ def writer(settings: Settings | None = None, retries: int = DEFAULT_RETRIES) -> 
     pool = client.connection_pool
 
     def on_switch(address: tuple[str, int]) -> None:
-        # Drop every connection to the old master, a command in flight included (a hung
-        # master would hold it for socket_timeout); its retry finds the new master at once.
         if pool.master_address != address:
-            pool.disconnect(inuse_connections=True)
+            drop_connections(pool)
 
     watcher.on_switch = on_switch
     client.watcher = watcher.watch(settings.sentinels)
