@@ -16,6 +16,10 @@ is SIGKILLed; we record
   recovery_s          from the kill to the first write acknowledged after it (by the new master:
                       the old one is dead), as each client sees it;
   client_overhead_s   recovery_s - switch_s: what the client adds to Sentinel's own switch;
+  writable_s          from the kill until the new master counts a replica in sync (polled
+                      every 5 ms): before that it refuses every write (NOREPLICAS, the
+                      min-replicas-to-write guard), so this is the floor of any recovery;
+  client_delay_s      recovery_s - writable_s: the client's own share, per run;
   lost                acknowledged writes missing once the old master rejoined as a replica
                       (confirmed writes are the partition benchmark's business).
 Medians of --runs (default 5) per timing: fast (down-after 1000 ms, failover-timeout 2000,
@@ -56,6 +60,7 @@ def one_run(topo, n: int, down_after_s: float) -> dict:
                 time.sleep(0.05)
             time.sleep(0.5)  # a few writes on the new master, for the loss count
     switch = clock.named_at - killed_at if clock.named_at else None
+    writable = clock.writable_at - killed_at if clock.writable_at else None
     topo.restart(old)
     topo.wait_until_ready(60)
     master = topo.node_at(topo.master_address()[0])
@@ -69,6 +74,8 @@ def one_run(topo, n: int, down_after_s: float) -> dict:
                 "switch_s": _round(switch),
                 "recovery_s": _round(recovery),
                 "client_overhead_s": _round(recovery - switch if recovery and switch else None),
+                "writable_s": _round(writable),
+                "client_delay_s": _round(recovery - writable if recovery and writable else None),
                 "writes": load.acknowledged,
                 "lost": len(load.missing(r)),
                 "errors": dict(load.errors),
@@ -119,6 +126,9 @@ def measure(timings: list[str], runs: int, engine: str = "redis") -> list[dict]:
                         "median_recovery_s": _median(r["recovery_s"] for r in rows),
                         "median_client_overhead_s": overhead,
                         "client_overhead_s": [r["client_overhead_s"] for r in rows],
+                        "median_writable_s": _median(r["writable_s"] for r in rows),
+                        "median_client_delay_s": _median(r["client_delay_s"] for r in rows),
+                        "client_delay_s": [r["client_delay_s"] for r in rows],
                         "recovery_s": [r["recovery_s"] for r in rows],
                         "writes": sum(r["writes"] for r in rows),
                         "lost": sum(r["lost"] for r in rows),
@@ -165,6 +175,8 @@ def main(argv: list[str]) -> int:
             "median recovery (s)",
             "median overhead (s)",
             "runs (overhead s)",
+            "median writable (s)",
+            "median client delay (s)",
             "acked writes",
             "lost",
             "met",
@@ -178,6 +190,8 @@ def main(argv: list[str]) -> int:
                 r["median_recovery_s"],
                 r["median_client_overhead_s"],
                 " ".join(f"{x:.3f}" if x is not None else "-" for x in r["client_overhead_s"]),
+                r["median_writable_s"],
+                r["median_client_delay_s"],
                 r["writes"],
                 r["lost"],
                 {None: "baseline", True: "met"}.get(r["met"], "NOT MET"),

@@ -131,27 +131,50 @@ class ClientLoads:
 
 
 class MasterClock:
-    """Polls every sentinel (every 10 ms) and records when the first names another master."""
+    """Polls every sentinel (every 10 ms) and records when the first names another master
+    (named_at), then that master's INFO (every 5 ms) until it counts a replica in sync
+    (writable_at: min_slaves_good_slaves >= 1; before that it refuses writes, NOREPLICAS,
+    under min-replicas-to-write). writable_at is the floor of any client's recovery."""
 
     def __init__(self, topo: LocalTopology, old_host: str, interval: float = 0.01) -> None:
+        self.topo = topo
         self.clients = [topo.client(n, "sentinel", timeout=0.2) for n in topo.nodes]
         self.master_set, self.old_host, self.interval = topo.master_set, old_host, interval
         self.named_at: float | None = None
+        self.writable_at: float | None = None
         self.new_host: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="master-clock")
 
+    def _named(self) -> bool:
+        for client in self.clients:
+            try:
+                host, _ = client.sentinel_get_master_addr_by_name(self.master_set)
+            except (redis.RedisError, TypeError):
+                continue
+            if host != self.old_host:
+                self.named_at, self.new_host = time.monotonic(), host
+                return True
+        return False
+
+    def _writable(self, master: redis.Redis) -> bool:
+        try:
+            info = master.info("replication")
+        except redis.RedisError:
+            return False
+        if info.get("role") == "master" and int(info.get("min_slaves_good_slaves", 1)) >= 1:
+            self.writable_at = time.monotonic()
+            return True
+        return False
+
     def _run(self) -> None:
-        while not self._stop.is_set() and self.named_at is None:
-            for client in self.clients:
-                try:
-                    host, _ = client.sentinel_get_master_addr_by_name(self.master_set)
-                except (redis.RedisError, TypeError):
-                    continue
-                if host != self.old_host:
-                    self.named_at, self.new_host = time.monotonic(), host
-                    return
+        while not self._stop.is_set() and not self._named():
             self._stop.wait(self.interval)
+        if self.new_host is None:
+            return
+        with self.topo.client(self.topo.node_at(self.new_host), timeout=0.2) as master:
+            while not self._stop.is_set() and not self._writable(master):
+                self._stop.wait(self.interval / 2)
 
     def __enter__(self) -> MasterClock:
         self._thread.start()

@@ -19,13 +19,17 @@ Per run and client:
                      by the old master after the majority had named the new one;
   confirmed_lost     of those, writes WAIT had confirmed on every replica.
 Medians over --runs (default 3); --max-lag N (repeatable) generates the repository with
-min_replicas_max_lag N (default: the template's default) to show what it bounds.
+min_replicas_max_lag N (default: the template's default) to show what it bounds. The
+price of a small max-lag is measured too (refusals_with_one_replica): one replica is
+stopped, as in a node drain, and the plain baseline client writes for 20 s; every
+NOREPLICAS it gets is the master refusing a write although a replica was in sync.
 Targets (python, node): median resume_s <= 1 s; 0 confirmed writes lost.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -58,6 +62,7 @@ def one_run(topo, n: int, partition_s: float) -> dict:
     topo.wait_until_ready(60)
     named_at = clock.named_at
     master = topo.node_at(topo.master_address()[0])
+    hosts = {"old": old.host, "named": clock.new_host, "final": master.host}
     per_client = {}
     with topo.client(master) as r:
         r.execute_command("WAIT", len(topo.nodes) - 1, 10_000)
@@ -75,8 +80,27 @@ def one_run(topo, n: int, partition_s: float) -> dict:
                 "after_named": sum(1 for a in lost_acks if named_at and a.acked > named_at),
                 "confirmed_lost": sum(1 for a in lost_acks if a.replicas >= load.wait_replicas),
                 "errors": dict(load.errors),
+                "masters": hosts,
             }
     return per_client
+
+
+PROBE_S = 20.0
+
+
+def refusals_with_one_replica(topo) -> dict:
+    """NOREPLICAS refusals while one replica is down and the other healthy (PROBE_S of writes)."""
+    master = topo.node_at(topo.master_address()[0])
+    replica = next(n for n in topo.nodes if n != master)
+    topo.kill(replica, signal.SIGKILL)
+    try:
+        with ClientLoads(topo, "bench-probe", clients=("baseline",)) as clients:
+            time.sleep(PROBE_S)
+        load = clients.loads["baseline"]
+        return {"writes": load.attempts, "refused": load.errors.get("ResponseError:NOREPLICAS", 0)}
+    finally:
+        topo.restart(replica)
+        topo.wait_until_ready(60)
 
 
 def _round(x: float | None) -> float | None:
@@ -100,6 +124,10 @@ def measure(max_lag: int | None, runs: int, partition_s: float) -> list[dict]:
             for n in range(runs):
                 log(f"partition (min-replicas-max-lag {lag}): run {n + 1}/{runs}")
                 per_run.append(one_run(topo, n, partition_s))
+            log(
+                f"partition (min-replicas-max-lag {lag}): {PROBE_S:g} s of writes with one replica down"
+            )
+            probe = refusals_with_one_replica(topo)
         for client in CLIENTS:
             rows = [r[client] for r in per_run]
             resume = _median(r["resume_s"] for r in rows)
@@ -119,8 +147,10 @@ def measure(max_lag: int | None, runs: int, partition_s: float) -> list[dict]:
                     "median_longest_gap_s": _median(r["longest_gap_s"] for r in rows),
                     "longest_gap_s": [r["longest_gap_s"] for r in rows],
                     "acked_lost_per_run": [r["acked_lost"] for r in rows],
+                    "masters_per_run": [r["masters"] for r in rows],
                     **totals,
                     "errors": _merge(r["errors"] for r in rows),
+                    "refusals_with_one_replica": probe,
                     "met": None
                     if client == "baseline"
                     else resume is not None
@@ -166,6 +196,7 @@ def main(argv: list[str]) -> int:
             "acked writes",
             "acked lost (after named)",
             "confirmed lost",
+            "refused, 1 replica down",
             "met",
         ],
         [
@@ -178,6 +209,7 @@ def main(argv: list[str]) -> int:
                 r["writes"],
                 f"{r['acked_lost']} ({r['after_named']})",
                 r["confirmed_lost"],
+                "{refused}/{writes}".format(**r["refusals_with_one_replica"]),
                 {None: "baseline", True: "met"}.get(r["met"], "NOT MET"),
             ]
             for r in results

@@ -60,13 +60,11 @@ class Client:
     def __init__(self, topology, language: str) -> None:
         self.topology, self.language = topology, language
         self.replicas = len(topology.nodes) - 1
-        self._closers = []
 
     def load(self, name: str):
         if self.language == "python":
             writer = self.topology.app().writer()
-            self._closers.append(writer.close)
-            return WriteLoad(writer, f"{name}-py", wait_replicas=self.replicas)
+            return WriteLoad(writer, f"{name}-py", wait_replicas=self.replicas, close_client=True)
         app = NodeApp(self.topology.repo, self.topology.app_env(), NODE_MODULES)
         return NodeWriteLoad(app, f"{name}-node", wait_replicas=self.replicas)
 
@@ -87,16 +85,10 @@ class Client:
         assert result.returncode == 0, result.stderr[-500:]
         assert result.stdout.strip() == value
 
-    def close(self) -> None:
-        for close in self._closers:
-            close()
-
 
 @pytest.fixture
 def client(topology, language):
-    c = Client(topology, language)
-    yield c
-    c.close()
+    return Client(topology, language)
 
 
 def master_node(topology):

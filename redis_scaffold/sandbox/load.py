@@ -114,6 +114,7 @@ class WriteLoad(LoadRecord):
     pause_s: float = 0.002  # between writes: leaves CPU to the servers on a 2-core machine
     max_seconds: float = 120.0
     error_pause_s: float = 0.02  # after an error (the generated writer already retried)
+    close_client: bool = False  # stop() closes the client (the generated writer's threads too)
     acks: list[Ack] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     error_times: list[tuple[float, str]] = field(default_factory=list)
@@ -134,6 +135,8 @@ class WriteLoad(LoadRecord):
     def stop(self) -> WriteLoad:
         self._stop.set()
         self._thread.join(timeout=self.max_seconds + 60)
+        if self.close_client:
+            self.client.close()
         return self
 
     def __enter__(self) -> WriteLoad:
