@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -106,11 +105,13 @@ class NodeWriteLoad(LoadRecord):
         self.stderr = ""
         self._proc: subprocess.Popen | None = None
         self._reader = threading.Thread(target=self._read, daemon=True, name=f"node-load-{prefix}")
-        # node prints epoch milliseconds; the measures are in time.monotonic()
-        self._offset = time.monotonic() - time.time()
 
-    def _mono(self, epoch_ms: float) -> float:
-        return epoch_ms / 1000 + self._offset
+    @staticmethod
+    def _mono(ms: float) -> float:
+        """node prints CLOCK_MONOTONIC milliseconds (process.hrtime): time.monotonic()'s
+        clock on Linux. (Wall-clock times would jump with the clock: one run here
+        recorded an acknowledgement 0.7 s before the write it answered was issued.)"""
+        return ms / 1000
 
     def _read(self) -> None:
         for line in self._proc.stdout:

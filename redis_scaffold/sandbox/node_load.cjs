@@ -2,8 +2,10 @@
 // The write load of redis_scaffold/sandbox/load.py, run by node through the GENERATED
 // Node snippet (client/node/redis_client.js): its writer(), configured from the env the
 // redis-env component gives the app. One JSON line per write on stdout:
-//   {"seq": 1, "started": <epoch ms>, "acked": <epoch ms>, "replicas": 2}
-//   {"seq": 2, "started": <epoch ms>, "at": <epoch ms>, "error": "ReplyError:NOREPLICAS", "sample": "..."}
+//   {"seq": 1, "started": <ms>, "acked": <ms>, "replicas": 2}
+//   {"seq": 2, "started": <ms>, "at": <ms>, "error": "ReplyError:NOREPLICAS", "sample": "..."}
+// Times are CLOCK_MONOTONIC (process.hrtime), the clock of Python's time.monotonic()
+// on Linux: comparable with the harness's own times, whatever the wall clock does.
 // Each write is SET <prefix>:<seq> <seq> and WAIT <replicas> <ms> in one pipeline (no
 // WAIT when <replicas> is 0). ioredis
 // resends only the commands of a pipeline that had no reply when a connection dropped;
@@ -13,7 +15,7 @@
 const [snippet, prefix, waitReplicas, waitMs, pauseMs, maxSeconds] = process.argv.slice(2);
 const { writer } = require(snippet);
 
-const now = () => performance.timeOrigin + performance.now();
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const out = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
 const kind = (error) => {
