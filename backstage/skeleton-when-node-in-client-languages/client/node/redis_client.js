@@ -231,6 +231,26 @@ class MajorityConnector extends SentinelConnector {
         detector.isDisconnected = true; // one reaction per connection; each sentinel announces
         this.onSwitch();
       };
+      // +odown: a quorum of sentinels finds the master down, a failover is coming. Leave
+      // it now; the vote refuses it (a majority reports it down) until they name a
+      // master again, so a master cut off from the majority gets no more writes.
+      for (const { client } of detector.sentinels) {
+        client.subscribe("+odown").catch(() => {});
+        client.on("message", (channel, message) => {
+          const [kind, name, host, port] = String(message).split(" ");
+          if (channel === "+odown" && kind === "master" && name === this.options.name) {
+            this.onDown(host, Number(port));
+          }
+        });
+      }
+    }
+  }
+
+  onDown(host, port) {
+    const current = this.master; // as the sentinels name it (a hostname in a cluster)
+    const client = this.client;
+    if (current && current.host === host && current.port === port && client && client.status === "ready" && this.stream) {
+      this.stream.destroy();
     }
   }
 
@@ -255,6 +275,7 @@ class MajorityConnector extends SentinelConnector {
     const deadline = Date.now() + FAILOVER_MS;
     for (let attempt = 1; ; attempt += 1) {
       const chosen = await this.vote();
+      if (chosen) this.master = { host: chosen.host, port: chosen.port };
       if (chosen || !this.connecting || Date.now() > deadline) return chosen;
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, backoff(attempt));

@@ -158,7 +158,8 @@ DEFAULT_RETRIES = math.ceil(FAILOVER_SECONDS / BACKOFF_CAP) + 5
 # whichever replica Sentinel promotes holds it.
 REPLICAS = {{ redis_replicas - 1 }}
 CONFIRM_TIMEOUT_MS = 500
-SWITCH_CHANNEL = "+switch-master"
+SWITCH_CHANNEL = "+switch-master"  # <set> <old ip> <old port> <new ip> <new port>
+DOWN_CHANNEL = "+odown"  # master <set> <ip> <port> #quorum <n>/<q>: a quorum finds it down
 
 
 @dataclass(frozen=True)
@@ -321,12 +322,16 @@ class SwitchWatcher:
 
     on_switch(new_address) runs on every announcement (`<set> <old ip> <old port> <new
     ip> <new port>`, each sentinel sends its own); wait(timeout) returns early when one
-    arrives (the retries sleep in it)."""
+    arrives (the retries sleep in it). It also listens for `+odown`: a quorum of
+    sentinels finds the master down, a failover is coming; on_down(address) runs then,
+    so that a writer stops writing to a master cut off from the majority before the
+    election, not after it."""
 
     RECONNECT_S = 0.2
 
     def __init__(self, sentinel: FollowingSentinel, master_set: str, on_switch=None):
         self.sentinel, self.master_set, self.on_switch = sentinel, master_set, on_switch
+        self.on_down = None
         self.announcements = 0
         self._changed = threading.Condition()
         self._stop = threading.Event()
@@ -345,14 +350,19 @@ class SwitchWatcher:
         while not self._stop.is_set():
             try:
                 with redis.Redis(host=address[0], port=address[1], **kwargs) as client, client.pubsub() as pubsub:
-                    pubsub.subscribe(SWITCH_CHANNEL)
+                    pubsub.subscribe(SWITCH_CHANNEL, DOWN_CHANNEL)
                     while not self._stop.is_set():
                         message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                        words = message["data"].decode().split() if message else []
-                        if len(words) == 5 and words[0] == self.master_set:
-                            self._announced((words[3], int(words[4])))
+                        if message:
+                            self._heard(message["channel"].decode(), message["data"].decode().split())
             except (ConnectionError, TimeoutError, OSError):
                 self._stop.wait(self.RECONNECT_S)
+
+    def _heard(self, channel: str, words: list[str]) -> None:
+        if channel == SWITCH_CHANNEL and len(words) == 5 and words[0] == self.master_set:
+            self._announced((words[3], int(words[4])))
+        elif channel == DOWN_CHANNEL and words[:2] == ["master", self.master_set] and self.on_down:
+            self.on_down((words[2], int(words[3])))
 
     def _announced(self, address: tuple[str, int]) -> None:
         if self.on_switch:
@@ -481,7 +491,13 @@ def writer(settings: Settings | None = None, retries: int = DEFAULT_RETRIES) -> 
         if pool.master_address != address:
             drop_connections(pool)
 
-    watcher.on_switch = on_switch
+    def on_down(address: tuple[str, int]) -> None:
+        # The retries then ask the sentinels, whose majority reports this master down:
+        # no write goes to it until they name a master again (this one, or a new one).
+        if pool.master_address == address:
+            drop_connections(pool)
+
+    watcher.on_switch, watcher.on_down = on_switch, on_down
     client.watcher = watcher.watch(settings.sentinels)
     try:
         sentinel.discover_master(settings.master_set)  # learn the sentinels' own names
