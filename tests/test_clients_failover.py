@@ -63,11 +63,11 @@ class Client:
         self.topology, self.language = topology, language
         self.replicas = len(topology.nodes) - 1
 
-    def load(self, name: str):
+    def load(self, name: str, **env: str):
         if self.language == "python":
-            writer = self.topology.app().writer()
+            writer = self.topology.app().with_env(**env).writer()
             return WriteLoad(writer, f"{name}-py", wait_replicas=self.replicas, close_client=True)
-        app = NodeApp(self.topology.repo, self.topology.app_env(), NODE_MODULES)
+        app = NodeApp(self.topology.repo, self.topology.app_env() | env, NODE_MODULES)
         return NodeWriteLoad(app, f"{name}-node", wait_replicas=self.replicas)
 
     def reads_work(self, key: str, value: str) -> None:
@@ -173,6 +173,20 @@ def test_sentinel_lost_then_master(topology, client):
         topology.wait_until_ready(READY_S)
         keeps_writing(load, since=time.monotonic())
     assert_no_confirmed_write_lost(topology, load)
+
+
+def test_one_sentinel_name_is_enough(topology, client):
+    """As in a cluster, REDIS_HOST names one address (there: the Service). The writer
+    learns the other sentinels from it (SENTINEL SENTINELS) and follows the failover
+    when that very sentinel dies with the master."""
+    old = master_node(topology)
+    with client.load("one-name", REDIS_HOST=old.host) as load:
+        keeps_writing(load, since=0)
+        killed_at = time.monotonic()
+        topology.kill(old, signal.SIGKILL, role="sentinel")
+        topology.kill(old, signal.SIGKILL)
+        keeps_writing(load, since=killed_at)
+        assert master_node(topology) != old
 
 
 def majority_master(topology, old) -> str | None:

@@ -300,12 +300,19 @@ class FollowingSentinel(Sentinel):
         self.peers.update((p["ip"], int(p["port"])) for p in peers)
         return state
 
+    def _answers(self, addresses, service_name: str) -> list[dict]:
+        return [a for a in self._ask_pool.map(lambda s: self._ask(s, service_name), addresses) if a]
+
     def discover_master(self, service_name):
+        learning = not self.peers
         asked = sorted(self.peers) or self.configured
-        answers = [a for a in self._ask_pool.map(lambda s: self._ask(s, service_name), asked) if a]
+        answers = self._answers(asked, service_name)
+        if not answers and asked is not self.configured:
+            asked = self.configured  # the pods' own names do not answer: the configured ones may
+            answers = self._answers(asked, service_name)
         if not answers:
             raise MasterNotFoundError(f"No sentinel answered for {service_name!r}")
-        if self.peers and asked is self.configured and set(asked) != self.peers:
+        if learning and self.peers and set(asked) != self.peers:
             return self.discover_master(service_name)  # first call behind a Service: ask the pods
         voters = max(int(a.get("num-other-sentinels", 0)) + 1 for a in answers)
         return choose_master(answers, voters)
