@@ -290,7 +290,10 @@ class MajorityConnector extends SentinelConnector {
 
   async vote() {
     const asked = this.sentinelIterator.sentinels.slice();
-    const answers = (await Promise.all(asked.map((endpoint) => this.ask(endpoint)))).filter(Boolean);
+    const replies = (await Promise.all(asked.map((endpoint) => this.ask(endpoint)))).filter(Boolean);
+    // One vote per sentinel: behind a Service name, a pod's sentinel also answers under
+    // its own name (ioredis adds the names SENTINEL SENTINELS gives to the list).
+    const answers = [...new Map(replies.map(([id, answer]) => [id, answer])).values()];
     if (!answers.length) return null;
     const voters = Math.max(...answers.map((a) => Number(a["num-other-sentinels"] || 0) + 1));
     const chosen = chooseMaster(answers, voters);
@@ -301,7 +304,12 @@ class MajorityConnector extends SentinelConnector {
     const client = this.connectToSentinel(endpoint);
     client.on("error", () => {});
     try {
-      return pairs(await client.sentinel("master", this.options.name));
+      const [[error, master], [idError, id]] = await client
+        .pipeline()
+        .sentinel("master", this.options.name)
+        .sentinel("myid")
+        .exec();
+      return error || idError ? null : [id, pairs(master)];
     } catch {
       return null;
     } finally {
