@@ -53,9 +53,13 @@ def one_run(topo, n: int, down_after_s: float) -> dict:
         with MasterClock(topo, old.host) as clock:
             killed_at = time.monotonic()
             topo.kill(old, signal.SIGKILL)
+            # The first write after the kill is one issued once the old master is gone
+            # (kill() returns when the process is reaped): a write issued between the
+            # timestamp and the signal could still be answered by the old master.
+            reaped_at = time.monotonic()
             deadline = killed_at + 3 * down_after_s + 30
             while time.monotonic() < deadline and not all(
-                load.first_ack_after(killed_at) for load in clients.loads.values()
+                load.first_ack_after(reaped_at) for load in clients.loads.values()
             ):
                 time.sleep(0.05)
             time.sleep(0.5)  # a few writes on the new master, for the loss count
@@ -68,7 +72,7 @@ def one_run(topo, n: int, down_after_s: float) -> dict:
     with topo.client(master) as r:
         r.execute_command("WAIT", len(topo.nodes) - 1, 10_000)
         for name, load in clients.loads.items():
-            first = load.first_ack_after(killed_at)
+            first = load.first_ack_after(reaped_at)
             recovery = first.acked - killed_at if first else None
             per_client[name] = {
                 "switch_s": _round(switch),
