@@ -27,6 +27,7 @@ BENCHMARKS = {
     "validation": "benchmarks.validation",
     "read_spread": "benchmarks.read_spread",
     "failover": "benchmarks.failover",
+    "partition": "benchmarks.partition",
 }
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from redis.crc import key_slot
 
-from benchmarks import log, median
+from benchmarks import emit, log, median
 from benchmarks.harness import generated_repo
 from redis_scaffold.sandbox.cluster import LocalCluster
 from redis_scaffold.sandbox.load import ClusterWriteLoad
@@ -187,3 +187,49 @@ def _merge(dicts) -> dict:
         for k, v in d.items():
             out[k] = out.get(k, 0) + v
     return out
+
+
+def report(timings: list[str], runs: int, engines: list[str]) -> int:
+    """Measure every engine and timing; print the JSON line and the tables."""
+    results = [r for engine in engines for r in measure(timings, runs, engine)]
+    emit(
+        "failover",
+        {"results": results},
+        [
+            "engine",
+            "timing",
+            "node timeout (ms)",
+            "median recovery (s)",
+            "target (s)",
+            "median switch (s)",
+            "runs (recovery s)",
+            "acked writes",
+            "lost",
+            "met",
+        ],
+        [
+            [
+                r["engine"],
+                r["timing"],
+                r["down_after_ms"],
+                r["median_recovery_s"],
+                f"<= {r['target_recovery_s']:g}",
+                r["median_switch_s"],
+                " ".join(f"{x:.2f}" if x is not None else "-" for x in r["recovery_s"]),
+                r["writes"],
+                f"{r['lost']} ({r['confirmed_lost']} confirmed)",
+                "met" if r["recovery_met"] and r["lost"] == 0 else "NOT MET",
+            ]
+            for r in results
+        ],
+    )
+    print(
+        "planned stops (preStop): "
+        + "; ".join(
+            f"{r['engine']} {r['timing']}: median stall {r['median_handover_stall_s']} s, "
+            f"lost {r['handover_lost']}"
+            for r in results
+        ),
+        flush=True,
+    )
+    return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the demo and the tests need, idempotently, on a fresh Debian machine:
-# redis-server and redis-sentinel from Debian's packages, and a virtualenv (.venv)
+# redis-server and redis-sentinel from Debian's packages (and nftables, for the
+# partition tests), and a virtualenv (.venv)
 # with this project and its test dependencies from PyPI.
 # terraform and kubectl are not in Debian's archive; the machine image provides them
 # (the tests say so clearly when they are missing).
@@ -14,6 +15,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# nft draws the network partitions of the fault tests (in their private namespace).
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "bootstrap: installing ${missing[*]} from Debian's packages"
@@ -40,6 +43,16 @@ stamp=tests/portal/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "bootstrap: installing Backstage's scaffolder packages (npm ci, tests/portal)"
   npm ci --prefix tests/portal --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$stamp"
+fi
+
+# The generated Node client's one dependency, ioredis, as the template pins it: the
+# Node snippet's tests and the failover benchmarks run it under real node, offline.
+lock=tests/node/package-lock.json
+stamp=tests/node/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing ioredis for the Node client (npm ci, tests/node)"
+  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
   touch "$stamp"
 fi
 

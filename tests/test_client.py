@@ -7,6 +7,7 @@ included, is the story of tests/test_failover.py.)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,27 @@ def test_the_sandbox_app_gets_the_component_env_with_loopback_hosts(repo):
         app.with_env(REDIS_HOST="127.0.0.1", REDIS_READ_PORT="7000").settings.hosts[0]
         == "127.0.0.1"
     )
+
+
+def test_the_node_snippet_reads_the_same_env_and_never_shows_the_password(generate, tmp_path):
+    from redis_scaffold.sandbox.node_app import NodeApp
+
+    repo = generate({"client_languages": ["node"]})
+    env = app_env(repo) | {"REDIS_PASSWORD": "never-shown"}
+    app = NodeApp(repo, env, Path(__file__).parent / "node" / "node_modules")
+    script = (
+        "const c = require(process.argv[1]); const s = c.settingsFromEnv();"
+        "console.log(JSON.stringify(s)); console.log(String(s.password === process.env.REDIS_PASSWORD));"
+        "try { c.settingsFromEnv({}); } catch (e) { console.log(e.message); }"
+    )
+    result = app.run("-e", script, str(app.snippet))
+    assert result.returncode == 0, result.stderr[-500:]
+    shown, has_password, missing = result.stdout.splitlines()
+    assert json.loads(shown) == {
+        "hosts": ["shopping-cart-redis.redis.svc.cluster.local"],
+        "readPort": 6379,
+        "sentinelPort": 26379,
+        "masterSet": "shopping-cart-redis",
+    }
+    assert has_password == "true" and "never-shown" not in result.stdout
+    assert "REDIS_PASSWORD" in missing

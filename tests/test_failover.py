@@ -59,7 +59,9 @@ ACKS = 30  # acknowledged writes that show the writer is (still) writing
 
 def writer_load(topology, name: str) -> WriteLoad:
     """Writes through the generated snippet's writer(), set up from the redis-env env."""
-    return WriteLoad(topology.app().writer(), name, wait_replicas=len(topology.nodes) - 1)
+    return WriteLoad(
+        topology.app().writer(), name, wait_replicas=len(topology.nodes) - 1, close_client=True
+    )
 
 
 def master_node(topology):

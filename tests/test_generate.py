@@ -52,6 +52,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "topology",
         "secret_delivery",
         "aws_region",
+        "client_languages",
         "size",
         "customise",
         "create_secret",

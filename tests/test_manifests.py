@@ -394,7 +394,7 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
     for line in (
         ["appendonly", "yes"],
         ["min-replicas-to-write", "1"],
-        ["min-replicas-max-lag", "10"],
+        ["min-replicas-max-lag", "2"],
         ["maxmemory", str(e["maxmemory"])],
         ["replica-read-only", "yes"],
         ["port", str(e["redis_port"])],

@@ -100,8 +100,15 @@ ORDERS_ELASTICACHE = {  # AWS ElastiCache with IAM authentication: no secret, no
     "kms_key_id": "alias/orders",
     "snapshot_retention_days": 0,
 }
+
+# client_languages is a multiselect: the form sends a list, the rendition gets it joined
+# and splits it again; each language's folder is a step with an `in` condition.
+CHECKOUT_BOTH = {"service_name": "checkout", "client_languages": ["python", "node"]}
+QUEUE_NODE = {"service_name": "queue", "client_languages": ["node"]}
 ANSWER_SETS = {
     "defaults": {},
+    "checkout-both-clients": CHECKOUT_BOTH,
+    "queue-node-only": QUEUE_NODE,
     "payments": PAYMENTS,
     "ledger": LEDGER,
     "cart-eso": CART_ESO,

@@ -8,7 +8,9 @@ Shared by the fault tests (tests/test_failover.py) and the failover benchmark.
     missing = load.missing(master_client)          # acknowledged writes not on that node
 
 Each write is one round trip on the generated writer() (Sentinel master_for, with the
-Retry it configures): a pipeline of `SET <prefix>:<seq> <seq>` and `WAIT <replicas> <ms>`.
+Retry it configures): a pipeline of `SET <prefix>:<seq> <seq>` and `WAIT <replicas> <ms>`
+(no WAIT with wait_replicas=0: the failover benchmark times bare acknowledgements, as a
+WAIT that times out on a missing replica returns only at the server's next cron tick).
 SET of a unique key is idempotent, so the client's retry may resend it safely.
 
 - acknowledged: the SET returned OK (what an application sees as "written");
@@ -43,76 +45,19 @@ class Ack:
     replicas: int  # what WAIT answered
 
 
-@dataclass
-class WriteLoad:
-    """A thread writing unique keys through `client` until stop() (at most `max_seconds`)."""
-
-    client: redis.Redis
-    prefix: str
-    wait_replicas: int = 1
-    wait_ms: int = 50  # while a replica is missing, each write waits this long
-    pause_s: float = 0.002  # between writes: leaves CPU to the servers on a 2-core machine
-    max_seconds: float = 120.0
-    acks: list[Ack] = field(default_factory=list)
-    errors: Counter = field(default_factory=Counter)
-    error_times: list[tuple[float, str]] = field(default_factory=list)
-    error_samples: dict[str, str] = field(default_factory=dict)  # first message per kind
-    attempts: int = 0
-
-    def __post_init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"write-load-{self.prefix}", daemon=True
-        )
+class LoadRecord:
+    """What a write load recorded, and the measures taken from it (shared by WriteLoad,
+    in this process, and node_app.NodeWriteLoad, the Node snippet in a node process).
+    Needs: prefix, wait_replicas, acks, errors, error_times, error_samples."""
 
     def key(self, seq: int) -> str:
         return f"{self.prefix}:{seq:09d}"
 
-    # ------------------------------------------------------------------ running
-    def start(self) -> WriteLoad:
-        self._thread.start()
-        return self
+    def record_error(self, kind: str, sample: str, at: float) -> None:
+        self.errors[kind] += 1
+        self.error_samples.setdefault(kind, sample[:120])
+        self.error_times.append((at, kind))
 
-    def stop(self) -> WriteLoad:
-        self._stop.set()
-        self._thread.join(timeout=self.max_seconds + 60)
-        return self
-
-    def __enter__(self) -> WriteLoad:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        end = time.monotonic() + self.max_seconds
-        for seq in itertools.count(1):
-            if self._stop.is_set() or time.monotonic() >= end:
-                return
-            self.attempts += 1
-            started = time.monotonic()
-            try:
-                ok, replicas = self.write(seq)
-            except redis.RedisError as exc:
-                kind = _error_kind(exc)
-                self.errors[kind] += 1
-                self.error_samples.setdefault(kind, str(exc)[:120])
-                self.error_times.append((time.monotonic(), kind))
-                self._stop.wait(0.02)  # the writer already retried connection errors
-                continue
-            if ok:
-                self.acks.append(Ack(seq, started, time.monotonic(), int(replicas)))
-            self._stop.wait(self.pause_s)
-
-    def write(self, seq: int) -> tuple[bool, int]:
-        """One write: SET and WAIT in one round trip; (acknowledged, replicas holding it)."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(self.key(seq), seq)
-        pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
-        ok, replicas = pipe.execute()
-        return bool(ok), int(replicas)
-
-    # --------------------------------------------------------------- measuring
     def wait_for_acks(self, count: int, after: float, timeout: float) -> bool:
         """Bounded wait until `count` writes issued after `after` are acknowledged."""
         deadline = time.monotonic() + timeout
@@ -125,6 +70,17 @@ class WriteLoad:
     def first_ack_after(self, t: float) -> Ack | None:
         """The first acknowledged write issued after monotonic time t."""
         return next((a for a in self.acks if a.started > t), None)
+
+    def longest_gap(self, start: float, end: float, acks: list[Ack] | None = None) -> float:
+        """The longest stretch of [start, end] without an acknowledgement (of `acks`)."""
+        times = [
+            start,
+            *sorted(
+                a.acked for a in (self.acks if acks is None else acks) if start < a.acked < end
+            ),
+            end,
+        ]
+        return max(b - a for a, b in zip(times, times[1:], strict=False))
 
     @property
     def acknowledged(self) -> int:
@@ -145,6 +101,75 @@ class WriteLoad:
                 a.seq for a, v in zip(batch, values, strict=True) if v is None or int(v) != a.seq
             ]
         return lost
+
+
+@dataclass
+class WriteLoad(LoadRecord):
+    """A thread writing unique keys through `client` until stop() (at most `max_seconds`)."""
+
+    client: redis.Redis
+    prefix: str
+    wait_replicas: int = 1
+    wait_ms: int = 50  # while a replica is missing, each write waits this long
+    pause_s: float = 0.002  # between writes: leaves CPU to the servers on a 2-core machine
+    max_seconds: float = 120.0
+    error_pause_s: float = 0.02  # after an error (the generated writer already retried)
+    close_client: bool = False  # stop() closes the client (the generated writer's threads too)
+    acks: list[Ack] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    error_times: list[tuple[float, str]] = field(default_factory=list)
+    error_samples: dict[str, str] = field(default_factory=dict)  # first message per kind
+    attempts: int = 0
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"write-load-{self.prefix}", daemon=True
+        )
+
+    # ------------------------------------------------------------------ running
+    def start(self) -> WriteLoad:
+        self._thread.start()
+        return self
+
+    def stop(self) -> WriteLoad:
+        self._stop.set()
+        self._thread.join(timeout=self.max_seconds + 60)
+        if self.close_client:
+            self.client.close()
+        return self
+
+    def __enter__(self) -> WriteLoad:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        end = time.monotonic() + self.max_seconds
+        for seq in itertools.count(1):
+            if self._stop.is_set() or time.monotonic() >= end:
+                return
+            self.attempts += 1
+            started = time.monotonic()
+            try:
+                ok, replicas = self.write(seq)
+            except redis.RedisError as exc:
+                self.record_error(_error_kind(exc), str(exc), time.monotonic())
+                self._stop.wait(self.error_pause_s)
+                continue
+            if ok:
+                self.acks.append(Ack(seq, started, time.monotonic(), replicas))
+            self._stop.wait(self.pause_s)
+
+    def write(self, seq: int) -> tuple[bool, int]:
+        """One write: SET, and WAIT in the same round trip; (acknowledged, replicas holding it)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self.key(seq), seq)
+        if self.wait_replicas:
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+        ok, *replicas = pipe.execute()
+        return bool(ok), int(replicas[0] if replicas else 0)
 
 
 def _error_kind(exc: Exception) -> str:

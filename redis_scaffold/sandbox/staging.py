@@ -11,7 +11,11 @@ What a pod's containers get, rebuilt on the machine (see the generated config/co
 
 The sandbox lines: redis gets `shutdown-timeout` (a stopped sandbox does not wait the
 production 10 s for replicas to catch up), sentinels get the optional fast timing
-(down-after / failover-timeout) for tests.
+(down-after / failover-timeout) for tests. Both get `bind-source-addr <node address>`
+(Redis 7.0+, Valkey): on loopback the kernel would otherwise make every outgoing
+connection (replication, sentinel to redis and to sentinel) speak from 127.0.0.1, and a
+partition between "pods" (sandbox/partition.py) could not be drawn by address. In a pod
+each container speaks from the pod's own IP anyway, so the generated files need no such line.
 """
 
 from __future__ import annotations
@@ -91,8 +95,11 @@ class ConfigStage:
     def script(self, name: str) -> Path:
         return self.config_dir / name
 
-    def extra_conf(self, role: str) -> Path:
-        return self.workdir / f"{role}-extra.conf"
+    def extra_conf(self, role: str, node: Node | None = None) -> Path:
+        """The sandbox lines for `role`: shared, or the node's own (with its source address)."""
+        if node is None:
+            return self.workdir / f"{role}-extra.conf"
+        return self.node_dir(node) / f"{role}-extra.conf"
 
     def prepare(self, nodes: list[Node]) -> None:
         """Copy config/ (mode 0555), write the sandbox lines, make the node dirs.
@@ -108,7 +115,8 @@ class ConfigStage:
                 shutil.copyfile(f, self.config_dir / f.name)
                 (self.config_dir / f.name).chmod(0o555)  # the ConfigMap's defaultMode
         # shutdown-timeout is Redis 7's; an older local redis-server has no such wait
-        redis_lines = f"shutdown-timeout {SHUTDOWN_TIMEOUT_S}\n" if self._redis_major() >= 7 else ""
+        redis7 = self._redis_major() >= 7
+        redis_lines = f"shutdown-timeout {SHUTDOWN_TIMEOUT_S}\n" if redis7 else ""
         self.extra_conf("redis").write_text(redis_lines)
         lines = []
         if self.timing.down_after_ms is not None:
@@ -124,6 +132,10 @@ class ConfigStage:
             node.data_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.chmod(0o700)
+            for role in ROLES:
+                # bind-source-addr is Redis 7.0's (Valkey's too); older servers speak from 127.0.0.1
+                own = f"bind-source-addr {node.host}\n" if redis7 else ""
+                self.extra_conf(role, node).write_text(self.extra_conf(role).read_text() + own)
 
     def _redis_major(self) -> int:
         """The major version of the server the start script will run (0: unknown)."""
@@ -170,5 +182,5 @@ class ConfigStage:
             "DATA_DIR": str(node.data_dir),
             "RUN_DIR": str(node.run_dir),
             "CLI_TIMEOUT": "1",
-            "EXTRA_CONF": str(self.extra_conf(role)),
+            "EXTRA_CONF": str(self.extra_conf(role, node)),
         }

@@ -10,6 +10,7 @@ contents and scripts themselves, unchanged. It is assembled from one part per jo
     staging.ConfigStage      config/ staged as a ConfigMap mount, per-pod dirs, env, EXTRA_CONF
     processes.Supervisor     the processes: spawn, signal, stop (TERM, then KILL)
     faults.Faults            kill / hang / restart a pod's server, run its preStop hook
+    partition.Partition      cut a pod off from its peers (nftables; each pod speaks from its address)
     state.StateReader        roles, the sentinels' view, readiness; state.wait_until polls
     app.GeneratedApp         the generated client snippet with the env the app gets
 
@@ -39,6 +40,7 @@ from redis_scaffold.sandbox.app import GeneratedApp, load_client, loopback_env
 from redis_scaffold.sandbox.engines import programs_dir
 from redis_scaffold.sandbox.faults import Faults
 from redis_scaffold.sandbox.nodes import Node, TopologyError
+from redis_scaffold.sandbox.partition import Partition
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ROLES, ConfigStage, Timing
 from redis_scaffold.sandbox.state import StateReader, wait_until
@@ -111,6 +113,7 @@ class LocalTopology:
         self.faults = Faults(self.stage, self.supervisor, self.nodes)
         self.state = StateReader(self.nodes, self.master_set, self.password)
         self._client_module = None
+        self._partitions: list[Partition] = []
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> LocalTopology:
@@ -147,9 +150,12 @@ class LocalTopology:
         self.supervisor.stop()
 
     def close(self) -> None:
-        """stop(), and release the address block."""
-        self.stop()
-        self._released()
+        """heal(), stop(), and release the address block."""
+        try:
+            self.heal()
+        finally:
+            self.stop()
+            self._released()
 
     # ------------------------------------------------------------- pods, faults
     @property
@@ -196,6 +202,21 @@ class LocalTopology:
 
     def handover(self, node: Node | int, timeout_s: int = 30) -> subprocess.CompletedProcess:
         return self.faults.handover(self._node(node), timeout_s)
+
+    def partition(self, node: Node | int) -> Partition:
+        """Cut the node's redis and sentinel off from every other pod (not from the app,
+        which speaks from 127.0.0.1), until heal(). Needs nft in a private network
+        namespace (partition.partition_unavailable() says why not)."""
+        cut = self._node(node)
+        others = [n.host for n in self.nodes if n != cut]
+        part = Partition(f"{self.block.base}_{cut.index}", [cut.host], others).cut()
+        self._partitions.append(part)
+        return part
+
+    def heal(self) -> None:
+        """Remove every partition drawn with partition()."""
+        while self._partitions:
+            self._partitions.pop().heal()
 
     # ------------------------------------------------------------------ queries
     def client(self, node: Node | int, role: str = "redis", timeout: float = 1.0) -> redis.Redis:
