@@ -300,9 +300,11 @@ def template_yaml(config: dict, settings: dict, rendition: list[Part]) -> bytes:
     # Multiselect answers travel joined: cookiecutter would read a list as a choice.
     values = {
         name: (
-            "${{ parameters.%s | join(',') }}" if q.get("multiselect") else "${{ parameters.%s }}"
+            # A question the form did not show is absent: join nothing, then.
+            "${{ parameters." + name + " | join(',') if parameters." + name + " else '' }}"
+            if q.get("multiselect")
+            else "${{ parameters." + name + " }}"
         )
-        % name
         for name, q in qs.items()
     }
     document = {
@@ -310,11 +312,12 @@ def template_yaml(config: dict, settings: dict, rendition: list[Part]) -> bytes:
         "kind": "Template",
         "metadata": {
             "name": settings.get("backstage_name", "redis-sentinel"),
-            "title": settings.get("backstage_title", "Redis Sentinel on Kubernetes"),
-            "description": "A production-grade Redis Sentinel for one service: Kubernetes "
-            "manifests, the AWS Secrets Manager password, app wiring and a "
-            "client snippet. Kept up to date with copier update.",
-            "tags": ["redis", "sentinel", "kubernetes", "copier"],
+            "title": settings.get("backstage_title", "Redis for a service"),
+            "description": "A production-grade Redis (or Valkey) for one service: Sentinel "
+            "or Redis Cluster on Kubernetes with its password in AWS Secrets Manager, or "
+            "AWS ElastiCache with IAM authentication; app wiring and client snippets. "
+            "Kept up to date with copier update.",
+            "tags": ["redis", "valkey", "sentinel", "cluster", "elasticache", "copier"],
             "annotations": {
                 "redis-scaffold/template-url": settings["template_url"],
                 "redis-scaffold/release": settings["tag"],

@@ -166,8 +166,15 @@ class Prelude:
             elif q.templated_default or q.when:
                 # An answer the form left out takes copier's default; like copier, a
                 # value given for an unasked question is used but not recorded.
-                tags.append(self._block(f"__{q.name}", q.default, imported))
+                default = q.default
+                if q.multiselect and isinstance(default, list):
+                    default = ",".join(map(str, default))  # as the form sends a list
+                tags.append(self._block(f"__{q.name}", default, imported))
                 chosen = f"({raw} if {raw}|string != '' else __{q.name})"
+                if q.multiselect and q.when:
+                    # The form always sends a shown list, and an empty one is "none";
+                    # only a list it did not show takes copier's default.
+                    chosen = f"({raw} if __asked_{q.name} else __{q.name})"
                 tags.append(f"{{% set {q.name} = {_cast(q, chosen)} %}}")
             else:
                 tags.append(f"{{% set {q.name} = {_cast(q, 'cookiecutter.' + q.name)} %}}")
