@@ -145,8 +145,9 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
         placed = place(PurePosixPath(target.as_posix()), names, by_name)
         part = found.get(placed.conditions)
         if part is None:
-            slug = re.sub(r"[^a-z0-9]+", "-", " and ".join(placed.conditions).lower()).strip("-")
-            folder = base = f"{SKELETON}-when-{slug[:60]}"
+            said = " and ".join(placed.conditions).lower().replace("!=", " not ")
+            slug = re.sub(r"[^a-z0-9]+", "-", said).strip("-")
+            folder = base = f"{SKELETON}-when-{slug[:100]}"
             taken = {p.folder for p in found.values()}
             clash = 1
             while folder in taken:  # two condition sets can read alike (nested vs `A and B`)
