@@ -5,7 +5,8 @@ From copier.yml and template/ it writes, never by hand:
 * backstage/template.yaml: a Backstage `scaffolder.backstage.io/v1beta3` Template whose
   form mirrors copier's questions (portal/schema.py), with the steps
   fetch:cookiecutter (one per part) -> publish:github -> catalog:register;
-* backstage/skeleton/ (and skeleton-when-*/ for files with a condition in their name):
+* backstage/skeleton/ (and skeleton-when-*/ for files with a condition in their name or
+  under a conditional `_exclude` folder):
   the repository's files as a stock cookiecutter template (portal/rendition.py).
 
 `--check` writes nothing and exits 1 when the committed files differ from a fresh export.
@@ -25,6 +26,7 @@ import pathspec
 import yaml
 
 from redis_scaffold.portal.rendition import (
+    CONDITIONAL,
     ExportError,
     Prelude,
     backstage_condition,
@@ -105,8 +107,27 @@ def template_files(root: Path, config: dict) -> list[Path]:
         files = [Path(p) for p in listed if p and (sub / p).is_file()]
     except (subprocess.CalledProcessError, FileNotFoundError):
         files = [p.relative_to(sub) for p in sub.rglob("*") if p.is_file()]
-    excluded = pathspec.PathSpec.from_lines("gitwildmatch", config.get("_exclude", []))
+    fixed = [e for e in config.get("_exclude", []) if "{%" not in e]
+    excluded = pathspec.PathSpec.from_lines("gitwildmatch", fixed)
     return sorted(p for p in files if not excluded.match_file(p.as_posix()))
+
+
+def conditional_exclusions(config: dict) -> list[tuple[str, pathspec.PathSpec]]:
+    """`_exclude` entries `{% if CONDITION %}pattern{% endif %}`: a folder only some answers
+    get. The files they match are placed as if their name said `not (CONDITION)`."""
+    result = []
+    for entry in config.get("_exclude", []):
+        if "{%" not in entry:
+            continue
+        match = CONDITIONAL.match(entry.strip())
+        if not match or "{" in match.group(2):
+            raise ExportError(
+                f"_exclude entry {entry!r}: only `{{% if CONDITION %}}pattern{{% endif %}}` "
+                "is supported"
+            )
+        spec = pathspec.PathSpec.from_lines("gitwildmatch", [match.group(2)])
+        result.append((f"not ({match.group(1)})", spec))
+    return result
 
 
 @dataclass
@@ -136,6 +157,7 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
     prelude = Prelude(qs, read, answers_file, settings["template_url"], settings["tag"]).text()
     names = {"_copier_conf.answers_file": answers_file}
     found: dict[tuple[str, ...], Part] = {(): Part(SKELETON.as_posix())}
+    left_out = conditional_exclusions(config)
     for rel in template_files(root, config):
         src = sub / rel
         templated = rel.name.endswith(suffix)
@@ -143,9 +165,12 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
             continue  # copier skips a file that has a templated sibling
         target = rel.with_name(rel.name[: -len(suffix)]) if templated else rel
         placed = place(PurePosixPath(target.as_posix()), names, by_name)
-        part = found.get(placed.conditions)
+        conditions = placed.conditions + tuple(
+            unless for unless, spec in left_out if spec.match_file(placed.path.as_posix())
+        )
+        part = found.get(conditions)
         if part is None:
-            said = " and ".join(placed.conditions).lower().replace("!=", " not ")
+            said = " and ".join(conditions).lower().replace("!=", " not ")
             slug = re.sub(r"[^a-z0-9]+", "-", said).strip("-")
             folder = base = f"{SKELETON}-when-{slug[:100]}"
             taken = {p.folder for p in found.values()}
@@ -153,9 +178,7 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
             while folder in taken:  # two condition sets can read alike (nested vs `A and B`)
                 clash += 1
                 folder = f"{base}-{clash}"
-            part = found[placed.conditions] = Part(
-                folder, backstage_condition(placed.conditions, by_name)
-            )
+            part = found[conditions] = Part(folder, backstage_condition(conditions, by_name))
         if templated:
             body = inline_includes(src.read_text(), read)
             content = render_file(prelude, body, rel.as_posix()).encode()

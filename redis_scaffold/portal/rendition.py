@@ -254,7 +254,14 @@ class Prelude:
 def inline_includes(source: str, read: callable, depth: int = 0) -> str:
     if depth > 5:
         raise ExportError("includes nested more than 5 deep")
-    return INCLUDE.sub(lambda m: inline_includes(read(m.group(1)), read, depth + 1), source)
+    # `{% with %}` gives the inlined text the scope an include has: its macros and sets stay
+    # its own, so two topologies' parts in one `{% if %}` chain can each define `probes()`.
+    return INCLUDE.sub(
+        lambda m: (
+            "{% with %}" + inline_includes(read(m.group(1)), read, depth + 1) + "{% endwith %}"
+        ),
+        source,
+    )
 
 
 def render_file(prelude: str, body: str, path: str) -> str:
