@@ -94,7 +94,7 @@ def test_master_killed_its_replica_takes_over_the_app_keeps_writing_and_it_rejoi
     cluster, cluster_repo
 ):
     app = cluster.app()
-    replicas = cluster.rendered.replicas
+    replicas = cluster.rendered.replicas_per_master
     old = cluster.masters()[0]
     old_id = cluster.view(old)["me"]["id"]
     successor = next(n for n in cluster.nodes if cluster.view(n)["me"]["master"] == old_id)

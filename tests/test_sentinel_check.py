@@ -17,6 +17,7 @@ import pytest
 from redis_scaffold.errors import ScaffoldError
 from redis_scaffold.sandbox.topology import LocalTopology
 from redis_scaffold.service import sentinel
+from redis_scaffold.service.sentinel_cmd import SentinelSettings
 from redis_scaffold.service.sentinel_cmd import run as run_check
 
 pytestmark = pytest.mark.slow
@@ -60,14 +61,13 @@ def check_in_process(
     """(exit code, stdout + stderr) of the check, errors shown as the command shows them."""
     try:
         code = run_check(
-            repo,
-            sentinels or sentinel_args(topo),
-            timeout,
-            strict,
-            "env",
-            {"REDIS_PASSWORD": password or topo.password},
-            sys.stdout,
-            sys.stderr,
+            SentinelSettings(
+                project=repo,
+                sentinels=tuple(sentinels or sentinel_args(topo)),
+                timeout=timeout,
+                strict=strict,
+                environ={"REDIS_PASSWORD": password or topo.password},
+            )
         )
     except ScaffoldError as error:
         print(f"error: {error.describe()}", file=sys.stderr)

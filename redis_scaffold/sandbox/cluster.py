@@ -182,7 +182,7 @@ class LocalCluster:
     def bootstrap(self, timeout_s: int = 60) -> subprocess.CompletedProcess:
         """Run the generated bootstrap-cluster.sh as the bootstrap Job would."""
         env = self.stage.base_env(self.nodes) | {
-            "CLUSTER_REPLICAS": str(self.rendered.replicas),
+            "CLUSTER_REPLICAS": str(self.rendered.replicas_per_master),
             "BOOTSTRAP_TIMEOUT": str(timeout_s),
         }
         return subprocess.run(
@@ -288,7 +288,7 @@ class LocalCluster:
             return False
         for m in masters:
             linked = [n for n in known if n["master"] == m["id"] and n["link"] == "connected"]
-            if len(linked) < self.rendered.replicas:
+            if len(linked) < self.rendered.replicas_per_master:
                 return False
         return all(
             v["me"]["master"] == "-" or _link_up(self.client(n))

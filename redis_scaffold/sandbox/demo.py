@@ -115,8 +115,8 @@ def emulated_password(project: Path, endpoint: str, aws: Mapping[str, str]) -> s
     """Read the password back from the emulated secret (boto3 pointed at it explicitly)."""
     import boto3
 
+    from redis_scaffold.project import load_spec
     from redis_scaffold.service.secret import read_password
-    from redis_scaffold.service.secret_cmd import load_spec
 
     spec = load_spec(project)
     client = boto3.session.Session(
