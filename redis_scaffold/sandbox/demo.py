@@ -207,7 +207,7 @@ def stop_on_signals() -> Iterator[None]:
 
 def run_demo(workdir: Path, out: TextIO) -> None:
     from redis_scaffold.sandbox import emulator
-    from redis_scaffold.sandbox.topology import LocalTopology
+    from redis_scaffold.sandbox.sentinel import LocalSentinel
 
     narrator = Narrator(out)
     pause = PausePoint(narrator, workdir, os.environ.get(PAUSE_ENV))
@@ -231,7 +231,7 @@ def run_demo(workdir: Path, out: TextIO) -> None:
         narrator.step("Starting 3 redis + 3 sentinels from the generated config")
         password = emulated_password(project, endpoint, aws)
         narrator.say("password read back from the emulated secret (not shown)")
-        topo = LocalTopology(
+        topo = LocalSentinel(
             project, workdir / "topology", password=password
         )  # a free loopback block
         stack.callback(
