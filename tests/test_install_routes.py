@@ -25,8 +25,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
+from redis_scaffold.project import read_answers
 from redis_scaffold.sandbox.emulator import aws_env
 from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG
 
@@ -45,6 +45,7 @@ AWS_VARS = (
 SERVICE_COMMANDS = (
     ["secret", "ensure"],
     ["sentinel", "check"],
+    ["cluster", "check"],
     ["elasticache", "check"],
     ["update"],
     ["adopt"],
@@ -169,7 +170,7 @@ def test_copier_alone_without_credentials_keeps_the_repository(
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert_complete(dst)
-    assert yaml.safe_load((dst / ".copier-answers.yml").read_text())["create_secret"] is True
+    assert read_answers(dst)["create_secret"] is True
     # The hook got its own environment (copier's has no boto3), ran, and said what to do.
     assert list(hook_cache.glob("redis-scaffold/post-copy-*/.complete"))
     assert "redis-scaffold secret ensure: No AWS credentials were found" in result.stderr
@@ -304,6 +305,9 @@ def test_no_extras_lists_commands_and_each_service_command_has_help(routes, tmp_
     )
     version = run([routes.bin("base", "redis-scaffold"), "--version"], env, tmp_path)
     assert (version.returncode, version.stdout) == (0, "redis-scaffold 0.3.0\n")
+    for group in ("secret", "sentinel", "cluster", "elasticache"):
+        result = run([routes.bin("base", "redis-scaffold"), group, "--help"], env, tmp_path)
+        assert result.returncode == 0, f"{group}: {result.stderr}"
     for command in SERVICE_COMMANDS:
         result = run([routes.bin("base", "redis-scaffold"), *command, "--help"], env, tmp_path)
         assert result.returncode == 0, f"{command}: {result.stderr}"
