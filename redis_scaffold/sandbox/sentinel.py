@@ -52,8 +52,8 @@ class LocalSentinel:
     """The generated Redis Sentinel topology as real processes on loopback.
 
     repo: the generated repository; workdir: where config copy, data, run dirs and logs go.
-    replicas, redis_port, sentinel_port: default to what the repository rendered (the
-        StatefulSet's replicas, the ports of the redis-env component).
+    pods, redis_port, sentinel_port: default to what the repository rendered (the
+        StatefulSet's replicas, master included; the ports of the redis-env component).
     host_base: the first node's address (nodes take consecutive ones); default: a free
         block, reserved until close().
     down_after_ms, failover_timeout_ms: optional fast timing (see the module docstring).
@@ -65,7 +65,7 @@ class LocalSentinel:
         repo: Path,
         workdir: Path,
         *,
-        replicas: int | None = None,
+        pods: int | None = None,
         host_base: str | None = None,
         redis_port: int | None = None,
         sentinel_port: int | None = None,
@@ -78,7 +78,7 @@ class LocalSentinel:
         self.repo = Path(repo)
         self.workdir = Path(workdir)
         self.master_set: str = rendered.master_set
-        count = int(replicas or rendered.pods)
+        count = int(pods or rendered.pods)
         self.redis_port = int(redis_port or rendered.redis_port)
         self.sentinel_port = int(sentinel_port or rendered.sentinel_port)
         self.password = password or secrets.token_urlsafe(24)

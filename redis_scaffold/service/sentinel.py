@@ -199,9 +199,9 @@ def check_counts(probe: Probe, sentinel: Address, master_set: str, pods: int) ->
             probe.report.warnings.append(f"{n - up} of {n} {what} are down")
 
 
-def check_master(probe: Probe, master: Address, replicas: int) -> None:
-    """The master answers as master; fewer than `replicas` (the pods but the master)
-    attached is a warning."""
+def check_master(probe: Probe, master: Address, pods: int) -> None:
+    """The master answers as master; fewer replicas attached than the other pods
+    (`pods` - 1) is a warning."""
     with probe.step("master") as say:
         try:
             role = _call(probe.connect(master), "ROLE")
@@ -216,9 +216,9 @@ def check_master(probe: Probe, master: Address, replicas: int) -> None:
                 f"{fmt(master)} is named master by the sentinels but says its role is {role[0]!r}"
             )
         say(f"{fmt(master)} has role master with {len(role[2])} replica(s) attached")
-    if len(role[2]) < replicas:
+    if len(role[2]) < pods - 1:
         probe.report.warnings.append(
-            f"the master has {len(role[2])} of {replicas} replicas attached"
+            f"the master has {len(role[2])} of {pods - 1} replicas attached"
         )
 
 
@@ -258,6 +258,6 @@ def check(
     report.master = master
     check_quorum(probe, sentinel, master_set)
     check_counts(probe, sentinel, master_set, pods)
-    check_master(probe, master, pods - 1)
+    check_master(probe, master, pods)
     round_trip(probe, master)
     return report
