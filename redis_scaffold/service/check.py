@@ -253,6 +253,7 @@ class Check:
     no_password: type[PasswordUnavailable] | None = None  # None: no password needed
     members = "node"  # what answers, in "no <members> accept connections"
     ok = ""  # the last line of a healthy report
+    partly_ok = ""  # the last line when the check went on past an `Unreachable`
     advice = ""  # after the warning when nothing answers (without --strict)
 
     def target(self, settings: CheckSettings) -> Any:
@@ -274,8 +275,6 @@ class Check:
         Raises `Unreachable` when nothing answered at all, another kind when a step fails.
         """
         raise NotImplementedError
-
-    partly_ok = ""  # the last line when the check went on past an `Unreachable`
 
 
 def run(check: Check, settings: CheckSettings) -> int:
