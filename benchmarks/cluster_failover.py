@@ -52,7 +52,7 @@ def _in(slots, key: str) -> bool:
 def one_run(cluster: LocalCluster, n: int, node_timeout_s: float) -> dict:
     app = cluster.app()
     with ClusterWriteLoad(
-        app, f"bench-cluster-{n}", wait_replicas=cluster.rendered.replicas
+        app, f"bench-cluster-{n}", wait_replicas=cluster.rendered.replicas_per_master
     ) as load:
         if not load.wait_for_acks(50, after=0, timeout=30):
             raise RuntimeError(f"the writer does not write: {dict(load.errors)}")
@@ -97,7 +97,7 @@ def one_handover(cluster: LocalCluster, n: int) -> dict:
     stall is the longest any write waited (issue to acknowledgement) meanwhile."""
     app = cluster.app()
     with ClusterWriteLoad(
-        app, f"bench-handover-{n}", wait_replicas=cluster.rendered.replicas
+        app, f"bench-handover-{n}", wait_replicas=cluster.rendered.replicas_per_master
     ) as load:
         if not load.wait_for_acks(50, after=0, timeout=30):
             raise RuntimeError(f"the writer does not write: {dict(load.errors)}")

@@ -1,7 +1,7 @@
 """Benchmark 1, failover: how fast each client writes again after a master SIGKILL.
 
 A repository is generated with both client snippets (client_languages: python, node)
-and run on loopback (its own config/ and start scripts, redis_scaffold/sandbox/topology.py).
+and run on loopback (its own config/ and start scripts, redis_scaffold/sandbox/sentinel.py).
 Three clients write at once, each its own keys (benchmarks/harness.py, ClientLoads):
 
   python    the generated client/python writer()

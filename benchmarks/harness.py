@@ -18,8 +18,8 @@ from redis.sentinel import Sentinel
 from benchmarks import REPO_ROOT
 from redis_scaffold.sandbox.load import WriteLoad
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad
+from redis_scaffold.sandbox.sentinel import LocalSentinel
 from redis_scaffold.sandbox.snapshot import TEMPLATE_TAG, snapshot_template
-from redis_scaffold.sandbox.topology import LocalTopology
 
 TAG = TEMPLATE_TAG
 READY_S = 60
@@ -47,11 +47,11 @@ def generated_repo(answers: dict | None = None) -> Iterator[Path]:
 
 
 @contextmanager
-def running_topology(repo: Path, **kwargs) -> Iterator[LocalTopology]:
-    """A started, ready LocalTopology of `repo` (on a loopback block it reserves); closed on exit."""
+def running_topology(repo: Path, **kwargs) -> Iterator[LocalSentinel]:
+    """A started, ready LocalSentinel of `repo` (on a loopback block it reserves); closed on exit."""
     with (
         tempfile.TemporaryDirectory(prefix="bench-topology-") as work,
-        LocalTopology(repo, Path(work), **kwargs) as topo,
+        LocalSentinel(repo, Path(work), **kwargs) as topo,
     ):
         topo.wait_until_ready(READY_S)
         yield topo
@@ -64,7 +64,7 @@ WAIT_MS = 10  # WAIT <replicas> WAIT_MS per write: short, so it adds little to a
 BASELINE_PAUSE_S = 0.05  # the baseline application's retry loop
 
 
-def baseline_writer(topo: LocalTopology):
+def baseline_writer(topo: LocalSentinel):
     """Plain redis-py: Sentinel.master_for with no retry of its own (the application
     loop retries every 50 ms: WriteLoad's error pause). What a team writes by hand."""
     no_retry = Retry(NoBackoff(), 0)
@@ -87,7 +87,7 @@ class ClientLoads:
     """
 
     def __init__(
-        self, topo: LocalTopology, tag: str, clients=CLIENTS, confirm: bool = True
+        self, topo: LocalSentinel, tag: str, clients=CLIENTS, confirm: bool = True
     ) -> None:
         replicas = len(topo.nodes) - 1 if confirm else 0  # 0: bare SETs, no WAIT
         self.loads: dict = {}
@@ -136,7 +136,7 @@ class MasterClock:
     (writable_at: min_slaves_good_slaves >= 1; before that it refuses writes, NOREPLICAS,
     under min-replicas-to-write). writable_at is the floor of any client's recovery."""
 
-    def __init__(self, topo: LocalTopology, old_host: str, interval: float = 0.01) -> None:
+    def __init__(self, topo: LocalSentinel, old_host: str, interval: float = 0.01) -> None:
         self.topo = topo
         self.clients = [topo.client(n, "sentinel", timeout=0.2) for n in topo.nodes]
         self.master_set, self.old_host, self.interval = topo.master_set, old_host, interval

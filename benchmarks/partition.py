@@ -54,7 +54,7 @@ def one_run(topo, n: int, partition_s: float) -> dict:
             topo.heal()
             healed_at = time.monotonic()
         topo.wait_until(
-            lambda: topo.status()[old.host].get("role") == "slave",
+            lambda: topo.status()[old.host].role == "slave",
             60,
             "the old master to rejoin as a replica",
         )

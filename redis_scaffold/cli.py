@@ -9,7 +9,8 @@ code. Errors become exit codes here and nowhere else (docs/hooks.md, "Exit codes
 - a `ScaffoldError` prints its message (one paragraph) on stderr, after the command's
   name, and returns its `exit_code`;
 - a missing optional package (ModuleNotFoundError) prints one line naming the extra to
-  install and returns 3;
+  install and returns 3; `--help` of a command whose extra is missing still exits 0 and
+  says which extra it needs;
 - argparse's usage errors exit 2.
 """
 
@@ -32,8 +33,18 @@ class Command(NamedTuple):
     requires: tuple[str, ...] = ()  # modules of that extra it needs, checked before it runs
 
 
+DESCRIPTION = """\
+Commands for repositories generated from the Redis service template: Redis Sentinel,
+Redis Cluster or AWS ElastiCache, with Redis or Valkey."""
+EPILOG = """\
+Run `redis-scaffold COMMAND --help` for each command. Exit codes: 0 done; 1 conflicts
+remain (update); 2 usage error or not a generated repository; 3 a Python package the
+command needs is not installed (the message names the extra); 10-16 secret, 20-29
+sentinel check, 30-39 cluster check, 40-48 elasticache check (each command's --help
+lists its own)."""
+
 COMMANDS = (
-    Command("secret", "redis_scaffold.service.secret_cmd", "The AWS Secrets Manager secret."),
+    Command("secret", "redis_scaffold.service.secret_cmd", "create the AWS Secrets Manager secret"),
     Command(
         "sentinel", "redis_scaffold.service.sentinel_cmd", "check a running Sentinel deployment"
     ),
@@ -41,7 +52,7 @@ COMMANDS = (
     Command(
         "elasticache",
         "redis_scaffold.service.elasticache_cmd",
-        "check an ElastiCache deployment",
+        "check an ElastiCache replication group",
     ),
     Command(
         "update",
@@ -61,14 +72,14 @@ COMMANDS = (
     Command(
         "demo",
         "redis_scaffold.sandbox.demo",
-        "run the whole flow locally: emulator, generation, secret, Sentinel, client",
+        "try the template on this machine: emulator, generation, secret, Sentinel, client",
         "sandbox",
         ("moto",),
     ),
     Command(
         "backstage",
         "redis_scaffold.portal.export",
-        "The developer-portal (Backstage) template.",
+        "write the developer-portal (Backstage) template",
         "portal",
         ("jsonschema",),
     ),
@@ -81,20 +92,73 @@ def chosen(argv: list[str]) -> Command | None:
     return BY_NAME.get(argv[0]) if argv else None
 
 
-def build_parser(command: Command | None = None) -> argparse.ArgumentParser:
-    """The parser, with `command`'s module imported and every other command a stub."""
+def _metadata():
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        return metadata("redis-scaffold")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return None
+
+
+def version() -> str:
+    found = _metadata()
+    return found["Version"] if found else "unknown (not installed)"
+
+
+def epilog() -> str:
+    """The exit codes, and where the template's documentation is (pyproject's project.urls)."""
+    found = _metadata()
+    urls = dict(u.split(", ", 1) for u in (found.get_all("Project-URL") or [])) if found else {}
+    docs = urls.get("Documentation")
+    return f"{EPILOG}\nDocumentation: {docs}" if docs else EPILOG
+
+
+def build_parser(command: Command | None = None, helping: bool = False) -> argparse.ArgumentParser:
+    """The parser, with `command`'s module imported and every other command a stub.
+
+    With `helping` (the command line asks for --help), a command whose extra is not
+    installed gets a stub that says so, instead of failing to import.
+    """
     parser = argparse.ArgumentParser(
         prog="redis-scaffold",
-        description="Hooks for repositories generated from the Redis Sentinel template.",
-        epilog="Exit codes: docs/hooks.md. `redis-scaffold COMMAND --help` for each command.",
+        description=DESCRIPTION,
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"redis-scaffold {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for entry in COMMANDS:
         if entry is command:
-            importlib.import_module(entry.module).add_parser(sub)
+            if helping and entry.extra and not _installed(entry):
+                _missing_extra_stub(sub, entry)
+            else:
+                importlib.import_module(entry.module).add_parser(sub)
         else:
             sub.add_parser(entry.name, help=entry.help)
     return parser
+
+
+def _installed(command: Command) -> bool:
+    return all(importlib.util.find_spec(module) is not None for module in command.requires)
+
+
+def _missing_extra_stub(sub: argparse._SubParsersAction, command: Command) -> None:
+    """`COMMAND [anything] --help` without the command's extra: what to install, exit 0."""
+    from redis_scaffold.errors import EXTRAS
+
+    parser = sub.add_parser(
+        command.name,
+        help=command.help,
+        description=(
+            f"{command.help[0].upper()}{command.help[1:]}.\n\n"
+            f"This command needs the {command.extra} extra, which is not installed here:\n"
+            f"  pip install '{EXTRAS[command.extra]}'\n"
+            "Its options are listed here once it is installed."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("words", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def _prog(parser: argparse.ArgumentParser, argv: list[str]) -> str:
@@ -115,9 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = chosen(argv)
     prog = f"redis-scaffold {command.name}" if command else "redis-scaffold"
+    helping = any(a in ("-h", "--help") for a in argv)
     try:
-        parser = build_parser(command)
+        parser = build_parser(command, helping)
         prog = _prog(parser, argv)
+        if helping and command and command.extra and not _installed(command):
+            parser.parse_args([command.name, "--help"])  # the stub's page; exits 0
         args = parser.parse_args(argv)
         for module in command.requires:  # so that `--help` works without them
             if importlib.util.find_spec(module) is None:
@@ -129,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as error:
         if _is_ours(error):
             raise
+        if command and prog == f"redis-scaffold {command.name}" and argv[1:2]:
+            # the module did not import, so its parser could not name the action
+            prog += f" {argv[1]}" if not argv[1].startswith("-") else ""
         missing = missing_dependency(error, prog, command.extra if command else None)
         print(f"{prog}: {missing}", file=sys.stderr)
         return missing.exit_code

@@ -7,11 +7,12 @@
 #                                   setuptools and wheel (to build this project offline)
 #   .venv-routes/<key>/copier/      copier alone, as `pipx install copier` gives it
 #   .venv-routes/<key>/base/        `pip install .`, no extras: the service team's route
-#   .venv-routes/<key>/sandbox/     `pip install -e '.[sandbox]'`: the route of `make demo`
+#   .venv-routes/<key>/sandbox/     `pip install '.[sandbox]'` (not editable, as a user
+#                                   installs it): the route of the README's demo
 #
 # <key> is the hash of pyproject.toml: the dependencies are downloaded again only when it
-# changes. The project itself is reinstalled into base/ (offline, from the wheelhouse)
-# whenever its sources change, so the tests always see the working tree.
+# changes. The project itself is reinstalled into base/ and sandbox/ (offline, from the
+# wheelhouse) whenever its sources change, so the tests always see the working tree.
 #
 # Usage: scripts/route-venvs.sh [--offline]
 #   --offline  never download: exit 3 when the environments for this pyproject.toml were
@@ -28,7 +29,8 @@ exec 9>"$root/.lock"
 flock 9
 
 # What `pip install .` builds from; never build in the working tree itself.
-package_files=(pyproject.toml README.md redis_scaffold)
+# copier.yml, template/, includes/ and hooks/ are package data (redis_scaffold/_template/).
+package_files=(pyproject.toml README.md redis_scaffold copier.yml template includes hooks)
 stage_source() {
   local to
   to=$(mktemp -d)
@@ -56,18 +58,21 @@ if [ ! -f "$dir/.complete" ]; then
   python3 -m venv "$dir/base"
   pip_offline "$dir/base" "$src"
   python3 -m venv "$dir/sandbox"
-  pip_offline "$dir/sandbox" -e ".[sandbox]"
+  pip_offline "$dir/sandbox" "$src[sandbox]"
   rm -rf "$src"
   touch "$dir/.complete"
 fi
 
-# Keep base/ on the working tree's code: reinstall the project when its sources changed.
+# Keep base/ and sandbox/ on the working tree's code: reinstall the project when its
+# sources changed.
 sources=$(find "${package_files[@]}" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
-if [ ! -f "$dir/base/.source-$sources" ]; then
-  src=$(stage_source)
-  pip_offline "$dir/base" --no-deps --force-reinstall "$src"
-  rm -rf "$src"
-  rm -f "$dir"/base/.source-* && touch "$dir/base/.source-$sources"
-fi
+for route in base sandbox; do
+  if [ ! -f "$dir/$route/.source-$sources" ]; then
+    src=$(stage_source)
+    pip_offline "$dir/$route" --no-deps --force-reinstall "$src"
+    rm -rf "$src"
+    rm -f "$dir/$route"/.source-* && touch "$dir/$route/.source-$sources"
+  fi
+done
 echo "$dir"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import copier
 import pytest
-import yaml
 
+from redis_scaffold.project import read_answers
 from tests.fixtures.versions import V1, V2, commit_all, generate_service
 
 NODE_FILES = {
@@ -34,7 +34,7 @@ TESTS_NODE = Path(__file__).parent / "node"
 
 
 def answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return read_answers(project)
 
 
 def client_files(repo: Path) -> set[str]:

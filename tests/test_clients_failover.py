@@ -149,7 +149,7 @@ def test_master_hangs_and_comes_back(topology, client):
         assert master_node(topology) != old
         topology.kill(old, signal.SIGCONT)
         topology.wait_until(
-            lambda: topology.status()[old.host].get("role") == "slave",
+            lambda: topology.status()[old.host].role == "slave",
             RECOVERY_S,
             "the old master to rejoin as a replica",
         )
@@ -229,7 +229,7 @@ def test_master_cut_off_from_its_peers(topology, client):
         client.reads_work(key, value)
         topology.heal()
         topology.wait_until(
-            lambda: topology.status()[old.host].get("role") == "slave",
+            lambda: topology.status()[old.host].role == "slave",
             RECOVERY_S,
             "the old master to rejoin as a replica",
         )

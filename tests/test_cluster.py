@@ -73,7 +73,7 @@ def probe(cluster, node, mode: str) -> int:
 
 def test_the_bootstrap_forms_the_cluster_and_a_rerun_changes_nothing(cluster, cluster_repo):
     # 3 masters with 1 replica each, every slot served, every probe passes.
-    roles = sorted(s["role"] for s in cluster.status().values())
+    roles = sorted(s.role for s in cluster.status().values())
     assert roles == ["master"] * 3 + ["slave"] * 3
     for node in cluster.nodes:
         assert probe(cluster, node, "readiness") == 0
@@ -94,7 +94,7 @@ def test_master_killed_its_replica_takes_over_the_app_keeps_writing_and_it_rejoi
     cluster, cluster_repo
 ):
     app = cluster.app()
-    replicas = cluster.rendered.replicas
+    replicas = cluster.rendered.replicas_per_master
     old = cluster.masters()[0]
     old_id = cluster.view(old)["me"]["id"]
     successor = next(n for n in cluster.nodes if cluster.view(n)["me"]["master"] == old_id)
@@ -106,7 +106,7 @@ def test_master_killed_its_replica_takes_over_the_app_keeps_writing_and_it_rejoi
         assert probe(cluster, old, "liveness") != 0
         # Its replica is promoted; the writer (same client) keeps writing on every slot.
         cluster.wait_until(
-            lambda: cluster.status()[successor.host]["role"] == "master",
+            lambda: cluster.status()[successor.host].role == "master",
             RECOVERY_S,
             "the killed master's replica promoted",
         )
@@ -147,7 +147,7 @@ def test_master_killed_its_replica_takes_over_the_app_keeps_writing_and_it_rejoi
 
 
 def test_the_bootstrap_touches_nothing_when_a_pod_comes_back_empty(cluster):
-    replica = next(n for n in cluster.nodes if cluster.status()[n.host]["role"] == "slave")
+    replica = next(n for n in cluster.nodes if cluster.status()[n.host].role == "slave")
     cluster.kill(replica, signal.SIGKILL)
     shutil.rmtree(replica.data_dir)  # a lost volume
     replica.data_dir.mkdir()
@@ -195,7 +195,7 @@ def test_every_pod_restarts_and_the_cluster_comes_back_as_it_was(cluster):
     app = cluster.app()
     for i in range(200):
         app.set(f"cart:{i}", i)
-    ids, roles = node_ids(cluster), {h: s["role"] for h, s in cluster.status().items()}
+    ids, roles = node_ids(cluster), {h: s.role for h, s in cluster.status().items()}
     app.close()
 
     cluster.stop()  # every pod at once (a full restart), volumes kept
@@ -203,7 +203,7 @@ def test_every_pod_restarts_and_the_cluster_comes_back_as_it_was(cluster):
     cluster.wait_until_ready(READY_S)
 
     assert node_ids(cluster) == ids  # each pod rejoined as itself (nodes.conf)
-    assert {h: s["role"] for h, s in cluster.status().items()} == roles
+    assert {h: s.role for h, s in cluster.status().items()} == roles
     app = cluster.app()
     assert [app.get(f"cart:{i}") for i in range(200)] == [str(i).encode() for i in range(200)]
     again = cluster.bootstrap(timeout_s=10)
@@ -299,7 +299,7 @@ def test_cluster_check_passes_on_a_healthy_cluster_and_names_what_is_wrong(clust
 
     # A replica dies: its master has no replica left, so losing one more pod would lose
     # slots. The check says which node fails (once the cluster marks it failed).
-    replica = next(n for n in cluster.nodes if cluster.status()[n.host]["role"] == "slave")
+    replica = next(n for n in cluster.nodes if cluster.status()[n.host].role == "slave")
     cluster.kill(replica, signal.SIGKILL)
     cluster.wait_until(
         lambda: any("fail" in k["flags"] for k in cluster.view(cluster.nodes[0])["nodes"]),

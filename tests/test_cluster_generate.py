@@ -12,6 +12,7 @@ import sys
 import pytest
 import yaml
 
+from redis_scaffold.project import read_answers
 from tests.test_manifests import (
     add_app_without_env,
     conf_lines,
@@ -168,7 +169,7 @@ def test_bad_cluster_answers_are_refused_naming_the_field(generate, tmp_path, an
 def test_the_cluster_questions_change_nothing_for_sentinel(generate):
     """They are asked only for topology cluster; for Sentinel they are not recorded."""
     repo = generate({"customise": True, "cluster_masters": 5})
-    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    answers = read_answers(repo)
     assert not {k for k in answers if k.startswith("cluster_") and k != "cluster_domain"}
     assert (repo / "manifest/redis/base/config/sentinel.conf").is_file()
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 from packaging.version import Version
 
+from redis_scaffold.project import read_answers
 from tests.fixtures.generation import TEMPLATE_TAG, git, snapshot_template
 
 # The release after the snapshot's: what `copier update` moves to.
@@ -66,7 +66,7 @@ def test_newcomer_without_credentials_still_gets_the_repository(template_src, tm
     assert (dst / "manifest/redis/base/kustomization.yaml").is_file()
     assert "No AWS credentials were found" in result.stderr
     assert "make secret-ensure" in result.stderr  # what to run later
-    answers = yaml.safe_load((dst / ".copier-answers.yml").read_text())
+    answers = read_answers(dst)
     assert answers["create_secret"] is True
 
 

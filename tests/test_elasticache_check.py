@@ -229,9 +229,26 @@ def test_an_aws_endpoint_that_does_not_answer_is_bounded(repo, aws_env, monkeypa
 
 
 def test_a_sentinel_repository_is_a_usage_error(generate):
-    ran = check(generate({"service_name": "cart"}), "--timeout", "3")
+    project = generate({"service_name": "cart"})
+    ran = check(project, "--timeout", "3")
     assert ran.returncode == 2
     assert "topology elasticache" in ran.stderr
+    assert f"check it with `redis-scaffold sentinel check {project}`" in ran.stderr
+
+
+@pytest.mark.parametrize("other", ["sentinel", "cluster"])
+def test_another_check_on_this_repository_names_the_elasticache_check(repo, other):
+    ran = subprocess.run(
+        [sys.executable, "-m", "redis_scaffold", other, "check", str(repo), "--strict"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr == (
+        f"redis-scaffold {other} check: {repo} is a repository of topology elasticache, "
+        f"not topology {other}: check it with `redis-scaffold elasticache check {repo}`.\n"
+    )
 
 
 def test_an_endpoint_that_accepts_but_never_answers_is_bounded(repo, aws_env):

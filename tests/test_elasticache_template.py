@@ -16,6 +16,7 @@ import re
 import pytest
 import yaml
 
+from redis_scaffold.project import read_answers
 from tests.test_manifests import kustomize, validate_strictly
 
 NETWORK = {
@@ -66,7 +67,7 @@ def test_an_elasticache_repository_has_no_kubernetes_redis_no_sentinel_and_no_se
         "endpoints.env",
     }
 
-    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    answers = read_answers(repo)
     # Only what an ElastiCache team was asked is recorded: no namespace of Redis's own,
     # no secret delivery, no secret or Sentinel hook.
     assert set(answers) - {"_commit", "_src_path"} == {

@@ -113,7 +113,7 @@ def test_master_killed_a_replica_takes_over_and_nothing_acknowledged_is_lost(top
         # The pod restarts: its start script asks the sentinels and it rejoins as a replica.
         topology.restart(old)
         topology.wait_until_ready(READY_S)
-        assert topology.status()[old.host]["role"] == "slave"
+        assert topology.status()[old.host].role == "slave"
         keeps_writing(load, since=time.monotonic())
 
     assert_nothing_lost(topology, load, failover=True)
@@ -145,7 +145,7 @@ def test_hung_master_rejoins_as_replica_and_min_replicas_bounds_what_it_took(top
         resumed_at = time.monotonic()
         topology.kill(old, signal.SIGCONT)
         topology.wait_until(
-            lambda: topology.status()[old.host]["role"] == "slave",
+            lambda: topology.status()[old.host].role == "slave",
             RECOVERY_S,
             "the old master to rejoin as a replica",
         )
@@ -210,7 +210,7 @@ def test_a_replica_killed_and_restarted_resyncs_without_losing_anything(topology
 
         topology.restart(replica)
         topology.wait_until_ready(READY_S)
-        assert topology.status()[replica.host]["role"] == "slave"
+        assert topology.status()[replica.host].role == "slave"
         keeps_writing(load, since=time.monotonic())
 
     assert_nothing_lost(topology, load, failover=False)  # the restarted replica included

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from redis_scaffold.project import read_answers
 from tests.fixtures.generation import TEMPLATE_TAG
 
 EXPECTED_FILES = [
@@ -39,7 +40,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
     for rel in EXPECTED_FILES:
         assert (repo / rel).is_file(), f"{rel} is missing"
 
-    answers = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    answers = read_answers(repo)
     assert answers["_commit"] == TEMPLATE_TAG
     # The short interview: only what was asked is recorded; the tuning follows the
     # template's defaults, and computed values are derived again on every render.
@@ -123,7 +124,7 @@ MATRIX = [
 @pytest.mark.parametrize("answers", MATRIX, ids=lambda a: ",".join(a))
 def test_other_answers_render_completely(generate, answers):
     repo = generate(answers)
-    recorded = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    recorded = read_answers(repo)
     for key, value in answers.items():
         assert recorded[key] == value
     for path in repo.rglob("*"):
@@ -290,7 +291,7 @@ def test_external_secrets_leave_no_trace_of_argocd_vault_plugin(generate, answer
     own_store = not answers.get("secret_store")
     assert ESO_ONLY <= files and not AVP_ONLY & files
     assert (OWN_STORE_ONLY <= files) if own_store else not (OWN_STORE_ONLY & files)
-    recorded = yaml.safe_load((repo / ".copier-answers.yml").read_text())
+    recorded = read_answers(repo)
     assert {k: recorded[k] for k in answers} == answers  # the choice is recorded for updates
 
     # No placeholder and no argocd-vault-plugin step anywhere: manifests, Makefile,

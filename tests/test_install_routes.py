@@ -6,7 +6,8 @@
 - `pip install .` without extras (what the generated repository's `make install` and its
   provision workflow do): every service-team command works; the sandbox and portal
   commands say, in one line, which extra to install;
-- the sandbox extra (`pip install -e '.[sandbox]'`, the route of `make demo`): the demo.
+- the sandbox extra, installed as a user installs it (`pip install '.[sandbox]'`, not
+  editable): the demo, from the template files shipped inside the package.
 
 The venvs are built before the tests go offline by scripts/route-venvs.sh (make test
 runs it), together with a wheelhouse from which copier-alone's own environment is
@@ -24,8 +25,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
+from redis_scaffold.project import read_answers
 from redis_scaffold.sandbox.emulator import aws_env
 from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG
 
@@ -44,6 +45,7 @@ AWS_VARS = (
 SERVICE_COMMANDS = (
     ["secret", "ensure"],
     ["sentinel", "check"],
+    ["cluster", "check"],
     ["elasticache", "check"],
     ["update"],
     ["adopt"],
@@ -168,7 +170,7 @@ def test_copier_alone_without_credentials_keeps_the_repository(
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert_complete(dst)
-    assert yaml.safe_load((dst / ".copier-answers.yml").read_text())["create_secret"] is True
+    assert read_answers(dst)["create_secret"] is True
     # The hook got its own environment (copier's has no boto3), ran, and said what to do.
     assert list(hook_cache.glob("redis-scaffold/post-copy-*/.complete"))
     assert "redis-scaffold secret ensure: No AWS credentials were found" in result.stderr
@@ -298,10 +300,43 @@ def test_no_extras_lists_commands_and_each_service_command_has_help(routes, tmp_
         "backstage",
     ):
         assert f"    {name}" in listing.stdout
+    assert listing.stdout.splitlines()[2].startswith(
+        "Commands for repositories generated from the Redis service template: Redis Sentinel,"
+    )
+    version = run([routes.bin("base", "redis-scaffold"), "--version"], env, tmp_path)
+    assert (version.returncode, version.stdout) == (0, "redis-scaffold 0.3.0\n")
+    for group in ("secret", "sentinel", "cluster", "elasticache"):
+        result = run([routes.bin("base", "redis-scaffold"), group, "--help"], env, tmp_path)
+        assert result.returncode == 0, f"{group}: {result.stderr}"
     for command in SERVICE_COMMANDS:
         result = run([routes.bin("base", "redis-scaffold"), *command, "--help"], env, tmp_path)
         assert result.returncode == 0, f"{command}: {result.stderr}"
         assert result.stdout.startswith(f"usage: redis-scaffold {' '.join(command)} ")
+        # Help speaks to the user: no source files, no docs folder a pip install lacks.
+        assert ".py" not in result.stdout and "docs/" not in result.stdout, command
+
+
+def test_no_extras_the_help_of_a_command_without_its_extra_says_what_to_install(routes, tmp_path):
+    """Every page of help exits 0; the extra's absence is said, and fails only a real run."""
+    env = clean_env(tmp_path)
+    redis_scaffold = routes.bin("base", "redis-scaffold")
+    for command, extra in (
+        (["demo"], "sandbox"),
+        (["backstage"], "portal"),
+        (["backstage", "export"], "portal"),
+    ):
+        result = run([redis_scaffold, *command, "--help"], env, tmp_path)
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+        assert result.stderr == "" and no_traceback(result)
+        if command != ["demo"]:  # the demo's options need nothing from its extra
+            assert f"pip install 'redis-scaffold[{extra}]'" in result.stdout, command
+    export = run([redis_scaffold, "backstage", "export"], env, tmp_path)
+    assert export.returncode == 3
+    assert export.stderr == (
+        "redis-scaffold backstage export: needs the Python package that provides 'jsonschema', "
+        "which is not installed: install the portal extra with "
+        "`pip install 'redis-scaffold[portal]'`.\n"
+    )
 
 
 def test_no_extras_an_optional_command_names_its_extra_in_one_line(routes, tmp_path):
@@ -402,8 +437,42 @@ def test_no_extras_update_adopt_and_post_copy_run(routes, generate, template_src
 
 
 # ------------------------------------------------------------- the sandbox extra
+def installed_template(routes: Routes, route: str, tmp_path: Path) -> Path:
+    """Where the route's redis-scaffold finds the template (it must not be this checkout)."""
+    probe = run(
+        [
+            routes.bin(route, "python"),
+            "-c",
+            "from redis_scaffold.template_files import template_root; print(template_root())",
+        ],
+        clean_env(tmp_path),
+        tmp_path,
+    )
+    assert probe.returncode == 0, probe.stderr
+    return Path(probe.stdout.strip())
+
+
+def test_the_template_ships_whole_inside_the_package(routes, tmp_path):
+    """Every file of copier.yml, template/, includes/ and hooks/, dotfiles included."""
+    root = installed_template(routes, "base", tmp_path)
+    assert root.parts[-3:-1] == ("site-packages", "redis_scaffold"), root
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--"]
+        + ["copier.yml", "template", "includes", "hooks"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    shipped = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    shipped = {p for p in shipped if "__pycache__" not in p}
+    assert shipped == set(filter(None, tracked))
+
+
 @pytest.mark.slow
-def test_sandbox_extra_runs_the_demo(routes, tmp_path):
+def test_sandbox_extra_runs_the_demo_from_a_non_editable_install(routes, tmp_path):
+    root = installed_template(routes, "sandbox", tmp_path)
+    assert root.parts[-3:-1] == ("site-packages", "redis_scaffold"), root
     env = clean_env(tmp_path)
     result = run(
         [routes.bin("sandbox", "redis-scaffold"), "demo", "--workdir", str(tmp_path / "demo")],
@@ -412,4 +481,5 @@ def test_sandbox_extra_runs_the_demo(routes, tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "Demo complete" in result.stdout
     assert no_traceback(result)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from redis_scaffold.errors import ScaffoldError
-from redis_scaffold.sandbox.topology import LocalTopology
+from redis_scaffold.sandbox.sentinel import LocalSentinel
 from redis_scaffold.service import sentinel
+from redis_scaffold.service.sentinel_cmd import SentinelSettings
 from redis_scaffold.service.sentinel_cmd import run as run_check
 
 pytestmark = pytest.mark.slow
@@ -30,12 +31,12 @@ def repo(topology_repo: Path) -> Path:
 
 
 @pytest.fixture
-def healthy(topology: LocalTopology) -> LocalTopology:
+def healthy(topology: LocalSentinel) -> LocalSentinel:
     """A fresh, ready topology of its own for each test (tests/fixtures/topology.py)."""
     return topology
 
 
-def sentinel_args(topo: LocalTopology) -> list[str]:
+def sentinel_args(topo: LocalSentinel) -> list[str]:
     return [f"{host}:{port}" for host, port in topo.sentinels]
 
 
@@ -60,14 +61,13 @@ def check_in_process(
     """(exit code, stdout + stderr) of the check, errors shown as the command shows them."""
     try:
         code = run_check(
-            repo,
-            sentinels or sentinel_args(topo),
-            timeout,
-            strict,
-            "env",
-            {"REDIS_PASSWORD": password or topo.password},
-            sys.stdout,
-            sys.stderr,
+            SentinelSettings(
+                project=repo,
+                sentinels=tuple(sentinels or sentinel_args(topo)),
+                timeout=timeout,
+                strict=strict,
+                environ={"REDIS_PASSWORD": password or topo.password},
+            )
         )
     except ScaffoldError as error:
         print(f"error: {error.describe()}", file=sys.stderr)
@@ -78,14 +78,14 @@ def check_in_process(
     return code, out
 
 
-def flagged_down(topo: LocalTopology, watcher, watched) -> bool:
+def flagged_down(topo: LocalSentinel, watcher, watched) -> bool:
     """True once `watcher`'s sentinel marks `watched`'s sentinel subjectively down."""
     with topo.client(watcher, "sentinel") as s:
         entries = s.sentinel_sentinels(topo.master_set)
     return any(e["ip"] == watched.host and e["is_sdown"] for e in entries)
 
 
-def check_keys_left(topo: LocalTopology) -> list[str]:
+def check_keys_left(topo: LocalSentinel) -> list[str]:
     host, _ = topo.master_address()
     with topo.client(topo.node_at(host)) as r:
         return list(r.scan_iter(match=f"{sentinel.KEY_PREFIX}*"))
@@ -118,7 +118,7 @@ def test_healthy_topology_passes_and_leaves_no_key(repo, healthy, capsys):
     assert "not-the-password" not in out
 
 
-def masters_named(topo: LocalTopology) -> set[tuple[str, int]]:
+def masters_named(topo: LocalSentinel) -> set[tuple[str, int]]:
     named = set()
     for node in topo.nodes:
         with topo.client(node, "sentinel") as s:

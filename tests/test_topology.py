@@ -20,7 +20,7 @@ WAIT_S = 20
 
 
 def roles(topo) -> dict[str, str]:
-    return {host: entry["role"] for host, entry in topo.status().items()}
+    return {host: entry.role for host, entry in topo.status().items()}
 
 
 def probe(topo, node, script: str, mode: str) -> int:
@@ -41,7 +41,7 @@ def test_master_dies_replica_takes_over_and_old_master_rejoins(topology_repo, to
     master_host, _ = topo.master_address()
     assert sorted(roles(topo).values()) == ["master", "slave", "slave"]
     assert roles(topo)[master_host] == "master"
-    assert {s["master"] for s in (e["sentinel"] for e in topo.status().values())} == {master_host}
+    assert {e.sentinel.master for e in topo.status().values()} == {master_host}
     # ... and the probes the kubelet runs pass on every pod.
     for node in topo.nodes:
         assert probe(topo, node, "health-redis.sh", "readiness") == 0

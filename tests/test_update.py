@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from redis_scaffold.cli import main
+from redis_scaffold.project import read_answers
 from tests.fixtures.generation import git
 from tests.fixtures.versions import (
     ADDED_MANIFEST,
@@ -58,7 +59,7 @@ def service(pristine_v1, tmp_path) -> Path:
 
 
 def answers(project: Path) -> dict:
-    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return read_answers(project)
 
 
 def rendered_path(template_path: str) -> str:

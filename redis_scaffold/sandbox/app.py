@@ -8,7 +8,7 @@ replaced: REDIS_HOST lists every node (the snippet's outside-Kubernetes form: wr
 asks each node's sentinel, reader() reads from the first host), and the password is
 the sandbox's own.
 
-    app = GeneratedApp(repo, env)       # or LocalTopology.app()
+    app = GeneratedApp(repo, env)       # or LocalSentinel.app()
     app.writer().set("k", "v"); app.reader().get("k")
 """
 

@@ -1,10 +1,10 @@
 """Run a generated repository's own Redis Cluster as real processes on loopback hosts.
 
-The sibling of topology.LocalTopology for `topology: cluster`. Each "pod" of the
+The sibling of sentinel.LocalSentinel for `topology: cluster`. Each "pod" of the
 generated StatefulSet runs the generated `manifest/redis/base/config/start-redis.sh` on
 its own loopback address (127.x.0.11, .12, ...), with the environment the pod gives it
 (config/common.sh); `bootstrap()` runs the generated `bootstrap-cluster.sh` as the Job
-would. The same parts as LocalTopology: AddressBlock, ConfigStage (config/ as the
+would. The same parts as LocalSentinel: AddressBlock, ConfigStage (config/ as the
 ConfigMap mount, EXTRA_CONF), Supervisor and Faults (kill, restart).
 
 Fast timing for tests: `node_timeout_ms` goes to every node through EXTRA_CONF
@@ -39,7 +39,7 @@ from redis_scaffold.sandbox.faults import Faults
 from redis_scaffold.sandbox.nodes import TopologyError
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ConfigStage, Timing
-from redis_scaffold.sandbox.state import wait_until
+from redis_scaffold.sandbox.state import render, wait_until
 from redis_scaffold.service.cluster import parse_nodes
 
 __all__ = ["ClusterNode", "LocalCluster"]
@@ -59,6 +59,18 @@ class ClusterNode:
     @property
     def redis_address(self) -> tuple[str, int]:
         return (self.host, self.redis_port)
+
+
+@dataclass(frozen=True)
+class ClusterNodeState:
+    """What one node says of itself (CLUSTER INFO, CLUSTER NODES)."""
+
+    role: str  # "master", "slave", or "down" when it does not answer
+    state: str | None = None  # cluster_state: "ok" or "fail"
+    master: str | None = None  # a replica: its master's node id ("-" for a master)
+
+    def __str__(self) -> str:
+        return self.role if self.role == "down" else f"{self.role}, cluster_state {self.state}"
 
 
 class ClusterStage(ConfigStage):
@@ -182,7 +194,7 @@ class LocalCluster:
     def bootstrap(self, timeout_s: int = 60) -> subprocess.CompletedProcess:
         """Run the generated bootstrap-cluster.sh as the bootstrap Job would."""
         env = self.stage.base_env(self.nodes) | {
-            "CLUSTER_REPLICAS": str(self.rendered.replicas),
+            "CLUSTER_REPLICAS": str(self.rendered.replicas_per_master),
             "BOOTSTRAP_TIMEOUT": str(timeout_s),
         }
         return subprocess.run(
@@ -240,15 +252,15 @@ class LocalCluster:
         me = next((n for n in known if "myself" in n["flags"]), None)
         return {"state": info.get("cluster_state"), "me": me, "nodes": known}
 
-    def status(self) -> dict:
-        """host -> role (master, slave or down) and cluster_state; never the password."""
+    def status(self) -> dict[str, ClusterNodeState]:
+        """host -> its role (master, slave or down) and cluster_state; never the password."""
         out = {}
         for node in self.nodes:
             v = self.view(node)
             out[node.host] = (
-                {"role": "down"}
+                ClusterNodeState("down")
                 if v is None
-                else {"role": _role(v["me"]), "state": v["state"], "master": v["me"]["master"]}
+                else ClusterNodeState(_role(v["me"]), v["state"], v["me"]["master"])
             )
         return out
 
@@ -262,7 +274,7 @@ class LocalCluster:
 
     def masters(self) -> list[ClusterNode]:
         """The nodes that are masters now (by their own account)."""
-        return [self.node_at(h) for h, s in self.status().items() if s["role"] == "master"]
+        return [self.node_at(h) for h, s in self.status().items() if s.role == "master"]
 
     def slots_of(self, node: ClusterNode) -> list[tuple[int, int]]:
         """The slot ranges `node` serves as a master, as the cluster says."""
@@ -288,7 +300,7 @@ class LocalCluster:
             return False
         for m in masters:
             linked = [n for n in known if n["master"] == m["id"] and n["link"] == "connected"]
-            if len(linked) < self.rendered.replicas:
+            if len(linked) < self.rendered.replicas_per_master:
                 return False
         return all(
             v["me"]["master"] == "-" or _link_up(self.client(n))
@@ -296,7 +308,7 @@ class LocalCluster:
         )
 
     def wait_until(self, predicate, timeout: float, what: str, interval: float = 0.1):
-        return wait_until(predicate, timeout, what, self.status, interval)
+        return wait_until(predicate, timeout, what, lambda: render(self.status()), interval)
 
     def wait_until_ready(self, timeout: float = 30) -> LocalCluster:
         for (index, role), code in self.supervisor.exited():

@@ -2,7 +2,8 @@
 
 1. start a local AWS emulator (moto in server mode on 127.0.0.1);
 2. generate the shopping-cart repository with copier (default answers) from this
-   template (the working tree as it is, uncommitted changes included);
+   template: the checkout as it is (uncommitted changes included) when run from one,
+   else the template files installed with the package;
 3. run `redis-scaffold secret ensure` on it against the emulator;
 4. start 3 redis + 3 sentinels on loopback from the generated repo's own config and
    start scripts, with the password read back from the emulated secret;
@@ -35,8 +36,21 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-TEMPLATE_ROOT = Path(__file__).resolve().parents[2]
+# Where `python -m redis_scaffold` finds this very package, for the hooks the demo runs.
+PACKAGE_HOME = Path(__file__).resolve().parents[2]
 SERVICE = "shopping-cart"
+DESCRIPTION = """\
+Try the template on this machine, with nothing outside loopback:
+
+  1. start a local AWS emulator (moto);
+  2. generate the shopping-cart repository with copier (default answers);
+  3. create its secret with `redis-scaffold secret ensure`, in the emulator;
+  4. start 3 redis + 3 sentinels from the repository's own config and start scripts;
+  5. run `redis-scaffold sentinel check --strict --password-from secret`;
+  6. write and read with the repository's generated Python client.
+
+Everything it started is stopped at the end, on failure and on Ctrl-C. The password is
+never printed. Needs redis-server and redis-sentinel on PATH."""
 PAUSE_ENV = "REDIS_SCAFFOLD_DEMO_PAUSE_AT"
 PAUSE_POINTS = ("emulator", "generated", "secret", "topology", "checked", "client")
 PAUSE_MAX_S = 600
@@ -72,7 +86,7 @@ def hook_env(aws: Mapping[str, str]) -> dict[str, str]:
         if k not in emulator.AWS_ENV_TO_CLEAR and k != "REDIS_PASSWORD"
     }
     env.update(aws)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TEMPLATE_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_HOME), env.get("PYTHONPATH")]))
     return env
 
 
@@ -83,7 +97,7 @@ def run_hook(
     result = subprocess.run(
         [sys.executable, "-m", "redis_scaffold", *args],
         env=dict(env),
-        cwd=TEMPLATE_ROOT,
+        cwd=PACKAGE_HOME,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -96,17 +110,20 @@ def run_hook(
 def generate(dst: Path) -> Path:
     import copier
 
+    from redis_scaffold.template_files import in_git_checkout, template_root
+
+    root = template_root()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # copier's "dirty template" notice: intended here
         copier.run_copy(
-            str(TEMPLATE_ROOT),
+            str(root),
             dst,
             data={"service_name": SERVICE},
             defaults=True,
             unsafe=True,
             skip_tasks=True,
             quiet=True,
-            vcs_ref="HEAD",
+            vcs_ref="HEAD" if in_git_checkout(root) else None,
         )
     return dst
 
@@ -115,8 +132,8 @@ def emulated_password(project: Path, endpoint: str, aws: Mapping[str, str]) -> s
     """Read the password back from the emulated secret (boto3 pointed at it explicitly)."""
     import boto3
 
+    from redis_scaffold.project import load_spec
     from redis_scaffold.service.secret import read_password
-    from redis_scaffold.service.secret_cmd import load_spec
 
     spec = load_spec(project)
     client = boto3.session.Session(
@@ -190,7 +207,7 @@ def stop_on_signals() -> Iterator[None]:
 
 def run_demo(workdir: Path, out: TextIO) -> None:
     from redis_scaffold.sandbox import emulator
-    from redis_scaffold.sandbox.topology import LocalTopology
+    from redis_scaffold.sandbox.sentinel import LocalSentinel
 
     narrator = Narrator(out)
     pause = PausePoint(narrator, workdir, os.environ.get(PAUSE_ENV))
@@ -214,7 +231,7 @@ def run_demo(workdir: Path, out: TextIO) -> None:
         narrator.step("Starting 3 redis + 3 sentinels from the generated config")
         password = emulated_password(project, endpoint, aws)
         narrator.say("password read back from the emulated secret (not shown)")
-        topo = LocalTopology(
+        topo = LocalSentinel(
             project, workdir / "topology", password=password
         )  # a free loopback block
         stack.callback(
@@ -306,7 +323,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole flow locally: emulator, generation, secret, Sentinel, client",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

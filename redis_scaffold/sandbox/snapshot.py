@@ -32,9 +32,9 @@ def snapshot_template(dst: Path, tag: str = TEMPLATE_TAG, root: Path = TEMPLATE_
     files = git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
     for rel in filter(None, files):
         src = root / rel
-        if src.is_file():
+        if src.is_file() or src.is_symlink():  # links (redis_scaffold/_template/) stay links
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
+            shutil.copy2(src, dst / rel, follow_symlinks=False)
     git(dst, "init", "-q", "-b", "main")
     git(dst, "add", "-A")
     git(

@@ -321,7 +321,7 @@ def adopt(
         (project / ANSWERS_FILE).write_text((rendered / ANSWERS_FILE).read_text())
     _commit(
         project,
-        f"Adopt the Redis Sentinel template {vcs_ref}\n\nredis-scaffold adopt --template {url}",
+        f"Adopt the Redis service template {vcs_ref}\n\nredis-scaffold adopt --template {url}",
     )
     return answers
 

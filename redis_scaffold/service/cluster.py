@@ -2,11 +2,12 @@
 
 `check(...)` asks one seed node (the first that answers) for CLUSTER INFO and CLUSTER
 NODES, then does a write/read round trip on a key of every master, connecting to each
-master directly; it returns a `Report` (service/sentinel.py's) or raises a
-`ClusterCheckError` kind with its own exit code. `Unreachable` (no seed answered) is its
-own kind: right after generation the cluster often does not exist yet.
+master directly; it returns a `ClusterReport` or raises a `ClusterCheckError` kind with
+its own exit code (30-39). `Unreachable` (no seed answered) is its own kind: right after
+generation the cluster often does not exist yet.
 
-Every network call is bounded by the same `Deadline` as the Sentinel check.
+The deadline, name resolution, report and connections are the shared check kernel's
+(service/check.py); what is here is Redis Cluster's own: its steps and error kinds.
 """
 
 from __future__ import annotations
@@ -18,38 +19,29 @@ from dataclasses import dataclass
 from redis.crc import key_slot
 from redis.exceptions import AuthenticationError, RedisError
 
-from redis_scaffold.errors import ScaffoldError
-from redis_scaffold.service.sentinel import (
+from redis_scaffold.service import check as kernel
+from redis_scaffold.service.check import (
     KEY_PREFIX,
     KEY_TTL_SECONDS,
     Address,
     Deadline,
     Probe,
-    Report,
-    TimedOut,
     fmt,
 )
 
 TOTAL_SLOTS = 16384
 
 
-class ClusterCheckError(ScaffoldError):
+class ClusterCheckError(kernel.CheckError):
     """The cluster failed a check; `exit_code` tells which kind."""
 
     exit_code = 30
     kind = "failed"
 
-    def describe(self) -> str:
-        return f"{self.kind}: {self}"
 
-
-class Unreachable(ClusterCheckError):
+class Unreachable(ClusterCheckError, kernel.Unreachable):
     exit_code = 31
     kind = "unreachable"
-
-    def __init__(self, message: str, tried: Sequence[str]):
-        super().__init__(message)
-        self.tried = list(tried)
 
 
 class SlotsUncovered(ClusterCheckError):
@@ -77,15 +69,19 @@ class RoundTripFailed(ClusterCheckError):
     kind = "round trip failed"
 
 
-class CheckTimedOut(ClusterCheckError):
+class CheckTimedOut(ClusterCheckError, kernel.TimedOut):
     exit_code = 37
     kind = "timed out"
 
 
-class ClusterReport(Report):
-    def text(self) -> str:
-        lines = ["cluster check:", *(s.line() for s in self.steps)]
-        return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
+class PasswordUnavailable(ClusterCheckError, kernel.PasswordUnavailable):
+    exit_code = 39
+    kind = "no password for the check"
+
+
+class ClusterReport(kernel.Report):
+    def head(self) -> list[str]:
+        return ["cluster check:"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +158,7 @@ def ask_seeds(probe: Probe, seeds: Sequence[Address]) -> tuple[dict[str, str], l
             raise AuthFailed(f"{fmt(addr)} refused the password: {exc}") from None
         except (RedisError, OSError) as exc:
             failures.append(f"{fmt(addr)} ({exc})")
-        except TimedOut:
+        except kernel.TimedOut:
             failures.append(f"{fmt(addr)} (not tried: the time limit ran out)")
             break
     raise Unreachable(
@@ -248,17 +244,14 @@ def check(
     replicas: int,
     timeout: float = 5.0,
     per_call: float = 1.0,
-) -> Report:
+) -> ClusterReport:
     """Run every check in order; return the report or raise a ClusterCheckError."""
     if not seeds:
         raise ValueError("at least one seed address is needed")
-    report = ClusterReport("cluster")
-    probe = Probe(password, Deadline(timeout), per_call, report)
-    try:
-        info, nodes = ask_seeds(probe, seeds)
-        check_slots(probe, info, nodes)
-        serving = check_members(probe, nodes, masters, replicas)
-        round_trips(probe, serving)
-    except TimedOut as exc:
-        raise CheckTimedOut(str(exc)) from None
+    report = ClusterReport()
+    probe = Probe(password, Deadline(timeout, CheckTimedOut), per_call, report)
+    info, nodes = ask_seeds(probe, seeds)
+    check_slots(probe, info, nodes)
+    serving = check_members(probe, nodes, masters, replicas)
+    round_trips(probe, serving)
     return report

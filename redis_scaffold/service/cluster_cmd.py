@@ -1,138 +1,126 @@
-"""`redis-scaffold cluster check PROJECT_DIR`: the command-line side of service/cluster.py.
+"""`redis-scaffold cluster check PROJECT_DIR`: what the Redis Cluster check reads and says.
 
-Reads what the generated repository rendered (the seed the app uses, the pod count and
-the replicas per master) and the password (REDIS_PASSWORD, or the AWS secret named in
-terraform.tfvars.json), runs the check and prints its report. The password is never
-printed.
-
-Exit codes: 0 healthy (or unreachable without --strict: a warning), 2 usage, 30-37 one
-per ClusterCheckError kind (see service/cluster.py), 39 no password. The report goes
-to stdout, warnings to stderr.
+The seed the app uses, the pod count and the replicas per master come from what the
+generated repository rendered; the password from REDIS_PASSWORD or the AWS secret. The
+flow is the check kernel's (service/check.py); the steps are service/cluster.py's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TextIO
+from dataclasses import dataclass
 
-from redis_scaffold.errors import UsageError
 from redis_scaffold.project import ClusterDeployment, app_env, cluster_deployment
-from redis_scaffold.service import cluster, sentinel, sentinel_cmd
+from redis_scaffold.service import check as kernel
+from redis_scaffold.service import cluster
 
 SEEDS_ENV = "REDIS_SEEDS"
 
+DESCRIPTION = """\
+Check a running Redis Cluster of a generated repository (topology cluster):
 
-class PasswordUnavailable(cluster.ClusterCheckError):
-    exit_code = 39
-    kind = "no password for the check"
+  1. CLUSTER INFO and CLUSTER NODES from the first seed that answers;
+  2. cluster_state ok, and masters without the fail flag serve all 16384 slots;
+  3. no node failing; as many masters serving slots as the repository deploys, each
+     with its replicas (otherwise losing one pod could lose slots);
+  4. a write, read and delete of a throwaway key in the slots of every master,
+     connecting to each master directly.
+
+Every network call shares one time limit (--timeout). The password comes from
+REDIS_PASSWORD, or from the AWS secret with --password-from secret; it is never printed.
+When no node answers (the cluster may not exist yet), that is a warning with exit 0
+unless --strict."""
+
+EPILOG = """\
+exit codes:
+  0   healthy (or no node answers, without --strict: a warning)
+  2   usage error, or not a repository of topology cluster (the message names the
+      check command for its topology)
+  30  other check failure          34  a node is failing
+  31  unreachable (with --strict)  35  wrong password
+  32  not every slot is served     36  the round trip on a master failed
+  33  fewer masters or replicas    37  the time limit ran out
+      than the repository deploys  39  no password available"""
 
 
-def seeds_for(
-    project: Path, seeds: list[str] | None
-) -> tuple[list[sentinel.Address], ClusterDeployment]:
-    """Default seed: the app's own REDIS_HOST:REDIS_PORT (the redis-env component)."""
-    try:
-        env = app_env(project)
-        rendered = cluster_deployment(project)
+@dataclass(frozen=True)
+class ClusterSettings(kernel.PasswordSettings):
+    """`cluster check`'s options: the kernel's, and the nodes to ask first."""
+
+    seeds: tuple[str, ...] = ()  # HOST:PORT; empty: the app's own REDIS_HOST:REDIS_PORT
+
+
+@dataclass(frozen=True)
+class Target:
+    seeds: list[kernel.Address]
+    rendered: ClusterDeployment
+
+
+class ClusterCheck(kernel.Check):
+    topology = "cluster"
+    unreachable = cluster.Unreachable
+    no_password = cluster.PasswordUnavailable
+    members = "cluster node"
+    ok = "ok: every slot served, every master replicated, a round trip on each."
+    advice = (
+        "The cluster may not exist yet; run `make check` "
+        "(redis-scaffold cluster check . --strict) once it is deployed."
+    )
+
+    def target(self, settings: ClusterSettings) -> Target:
+        """Default seed: the app's own REDIS_HOST:REDIS_PORT (the redis-env component)."""
+        env = app_env(settings.project)
+        rendered = cluster_deployment(settings.project)
         port = int(env["REDIS_PORT"])
-        if seeds:
-            return [sentinel.parse_address(s, port) for s in seeds], rendered
-        return [(env["REDIS_HOST"], port)], rendered
-    except KeyError as exc:
-        raise UsageError(
-            f"{project} does not say {exc}: is it a repository generated with topology cluster?"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+        if settings.seeds:
+            return Target([kernel.parse_address(s, port) for s in settings.seeds], rendered)
+        return Target([(env["REDIS_HOST"], port)], rendered)
+
+    def addresses(self, target: Target) -> list[kernel.Address]:
+        return target.seeds
+
+    def header(self, target: Target, settings: ClusterSettings) -> str:
+        tried = ", ".join(map(kernel.fmt, target.seeds))
+        return (
+            f"checking the cluster through {tried}: {target.rendered.masters} masters with "
+            f"{target.rendered.replicas_per_master} replica(s) each "
+            f"(timeout {settings.timeout:g} s)"
+        )
+
+    def check(self, target: Target, password, settings: ClusterSettings):
+        rendered = target.rendered
+        report = cluster.check(
+            target.seeds, password, rendered.masters, rendered.replicas_per_master, settings.timeout
+        )
+        return report, None
 
 
-def password(project: Path, password_from: str, environ: Mapping[str, str]) -> str:
-    try:
-        if password_from == "env":
-            return sentinel_cmd.password_from_env(environ)
-        return sentinel_cmd.password_from_secret(project)
-    except sentinel_cmd.PasswordUnavailable as exc:
-        raise PasswordUnavailable(str(exc)) from None
-
-
-def run(
-    project: Path,
-    seeds: list[str] | None,
-    timeout: float,
-    strict: bool,
-    password_from: str,
-    environ: Mapping[str, str],
-    out: TextIO,
-    err: TextIO,
-) -> int:
-    """Check the cluster; print the report on `out` and warnings on `err`."""
-    addresses, rendered = seeds_for(project, seeds)
-    tried = ", ".join(map(sentinel.fmt, addresses))
-    try:
-        secret = password(project, password_from, environ)
-    except PasswordUnavailable:
-        if not sentinel.reachable(addresses, timeout):
-            return unreachable(
-                cluster.Unreachable(f"no cluster node accepts connections; tried: {tried}", []),
-                strict,
-                err,
-            )
-        raise
-    print(
-        f"checking the cluster through {tried}: {rendered.masters} masters with "
-        f"{rendered.replicas} replica(s) each (timeout {timeout:g} s)",
-        file=out,
-    )
-    try:
-        report = cluster.check(addresses, secret, rendered.masters, rendered.replicas, timeout)
-    except cluster.Unreachable as exc:
-        return unreachable(exc, strict, err)
-    print(report.text(), file=out)
-    print("ok: every slot served, every master replicated, a round trip on each.", file=out)
-    return 0
-
-
-def unreachable(error: cluster.Unreachable, strict: bool, err: TextIO) -> int:
-    """With --strict a failure (exit 31); otherwise a warning: the cluster may not exist yet."""
-    if strict:
-        raise error
-    print(
-        f"warning: {error}. The cluster may not exist yet; run `make check` "
-        "(redis-scaffold cluster check . --strict) once it is deployed.",
-        file=err,
-    )
-    return 0
+def run(settings: ClusterSettings) -> int:
+    """Check the cluster; the report on stdout, warnings on stderr (service/check.py)."""
+    return kernel.run(ClusterCheck(), settings)
 
 
 def _main(args: argparse.Namespace) -> int:
-    seeds = args.seed or [s for s in os.environ.get(SEEDS_ENV, "").split(",") if s.strip()]
     return run(
-        args.project,
-        seeds,
-        args.timeout,
-        args.strict,
-        args.password_from,
-        os.environ,
-        sys.stdout,
-        sys.stderr,
+        ClusterSettings(
+            project=args.project,
+            timeout=args.timeout,
+            strict=args.strict,
+            password_from=args.password_from,
+            seeds=kernel.from_env_list(args.seed, os.environ, SEEDS_ENV),
+        )
     )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    group = subparsers.add_parser("cluster", help="check a running Redis Cluster deployment")
-    sub = group.add_subparsers(dest="cluster_command", required=True, metavar="ACTION")
-    parser = sub.add_parser(
-        "check",
+    parser = kernel.add_check_parser(
+        subparsers,
+        ClusterCheck(),
+        group_help="check a running Redis Cluster deployment",
         help="slot coverage, masters and replicas, node states and a round trip per master",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "project", type=Path, metavar="PROJECT_DIR", help="the generated repository"
+        description=DESCRIPTION,
+        epilog=EPILOG,
     )
     parser.add_argument(
         "--seed",
@@ -145,10 +133,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=5.0, metavar="S", help="overall time limit (default 5)"
     )
     parser.add_argument("--strict", action="store_true", help="fail (exit 31) when no node answers")
-    parser.add_argument(
-        "--password-from",
-        choices=("env", "secret"),
-        default="env",
-        help="REDIS_PASSWORD (default), or the AWS secret named in terraform/terraform.tfvars.json",
-    )
+    kernel.add_password_option(parser)
     parser.set_defaults(func=_main)

@@ -4,9 +4,10 @@
 retry mode) for the replication group and the app's user, and, when the primary
 endpoint is reachable from here, signs in as that user with an IAM token and does a
 write/read round trip over TLS. It returns a `Report`; every failure is an
-`ElastiCacheCheckError` subclass with its own exit code. `Unreachable` (the endpoint
-does not answer: ElastiCache is reachable only from inside its VPC) is its own kind,
-so callers may treat it as a warning.
+`ElastiCacheCheckError` subclass with its own exit code (40-48). `Unreachable` (the
+endpoint does not answer: ElastiCache is reachable only from inside its VPC) is its own
+kind, so callers may treat it as a warning. The deadline, name resolution and report
+are the shared check kernel's (service/check.py).
 
 The IAM token is what ElastiCache documents: the URL of a `connect` request for the
 replication group (`Action=connect&User=<user id>`), presigned with SigV4 for the
@@ -15,29 +16,23 @@ replication group (`Action=connect&User=<user id>`), presigned with SigV4 for th
 
 from __future__ import annotations
 
-import concurrent.futures
-import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from redis_scaffold.errors import ScaffoldError
+from redis_scaffold.service import check as kernel
+from redis_scaffold.service.check import KEY_PREFIX, KEY_TTL_SECONDS, Deadline  # noqa: F401
 
 TOKEN_SECONDS = 900
-KEY_PREFIX = "redis-scaffold:check:"
-KEY_TTL_SECONDS = 60
 
 
-class ElastiCacheCheckError(ScaffoldError):
+class ElastiCacheCheckError(kernel.CheckError):
     """The deployment failed a check; `exit_code` tells which kind."""
 
     exit_code = 40
     kind = "failed"
-
-    def describe(self) -> str:
-        return f"{self.kind}: {self}"
 
 
 class AwsUnavailable(ElastiCacheCheckError):
@@ -60,7 +55,7 @@ class Misconfigured(ElastiCacheCheckError):
     kind = "misconfigured"
 
 
-class Unreachable(ElastiCacheCheckError):
+class Unreachable(ElastiCacheCheckError, kernel.Unreachable):
     exit_code = 45
     kind = "unreachable"
 
@@ -75,41 +70,18 @@ class RoundTripFailed(ElastiCacheCheckError):
     kind = "round trip failed"
 
 
-class DeadlineExceeded(ElastiCacheCheckError):
+class DeadlineExceeded(ElastiCacheCheckError, kernel.TimedOut):
     exit_code = 48
     kind = "deadline exceeded"
 
 
-class Deadline:
-    """The time left of an overall limit; every call gets at most that."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.end = clock() + seconds
-        self.seconds = seconds
-
-    def left(self) -> float:
-        left = self.end - self.clock()
-        if left <= 0:
-            raise DeadlineExceeded(f"the check took longer than {self.seconds:g} s")
-        return left
-
-
 def resolve(host: str, port: int, deadline: Deadline) -> None:
-    """Resolve `host` within the deadline (getaddrinfo has no timeout of its own).
-
-    The connection then uses the name itself, for SNI and the certificate's hostname check.
-    """
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    """Resolve `host` within the deadline; the connection then uses the name itself, for
+    SNI and the certificate's hostname check."""
     try:
-        future = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        future.result(timeout=deadline.left())
-    except concurrent.futures.TimeoutError:
-        raise Unreachable(f"resolving {host} did not finish in time") from None
+        kernel.resolve((host, port), deadline)
     except OSError as exc:
-        raise Unreachable(f"{host}:{port} does not answer: cannot resolve {host}: {exc}") from None
-    finally:
-        pool.shutdown(wait=False)
+        raise Unreachable(f"{host}:{port} does not answer: {exc}") from None
 
 
 def iam_token(session, user: str, cache_name: str, region: str) -> str:
@@ -160,9 +132,8 @@ class Target:
 
 
 @dataclass
-class Report:
+class Report(kernel.Report):
     group: dict = field(default_factory=dict)
-    steps: list[tuple[str, float]] = field(default_factory=list)
     round_trip: str = ""
 
     def text(self) -> str:
@@ -179,7 +150,7 @@ class Report:
         ]
         if self.round_trip:
             lines.append(self.round_trip)
-        lines += [f"  {name}: {seconds * 1000:.0f} ms" for name, seconds in self.steps]
+        lines += [f"  {step.name}: {step.seconds * 1000:.0f} ms" for step in self.steps]
         return "\n".join(lines)
 
 
@@ -196,7 +167,7 @@ def make_client(region: str, deadline: Deadline):
     import boto3
     from botocore.config import Config
 
-    limit = max(1.0, min(10.0, deadline.left()))
+    limit = max(1.0, min(10.0, deadline.remaining()))
     config = Config(
         connect_timeout=limit,
         read_timeout=limit,
@@ -223,15 +194,14 @@ def _aws_call(call: Callable[[], dict], what: str) -> dict:
 
 def check_settings(client, target: Target, report: Report) -> None:
     """The replication group and the user, as the ElastiCache API describes them."""
-    started = time.monotonic()
-    groups = _aws_call(
-        lambda: client.describe_replication_groups(ReplicationGroupId=target.cache_name),
-        f"describing replication group {target.cache_name!r}",
-    )["ReplicationGroups"]
-    if not groups:
-        raise NotFound(f"replication group {target.cache_name!r} does not exist")
-    group = report.group = groups[0]
-    report.steps.append(("describe replication group", time.monotonic() - started))
+    with report.step("describe replication group"):
+        groups = _aws_call(
+            lambda: client.describe_replication_groups(ReplicationGroupId=target.cache_name),
+            f"describing replication group {target.cache_name!r}",
+        )["ReplicationGroups"]
+        if not groups:
+            raise NotFound(f"replication group {target.cache_name!r} does not exist")
+        group = report.group = groups[0]
     if group.get("Status") != "available":
         raise NotAvailable(
             f"replication group {target.cache_name!r} is {group.get('Status')!r}, not 'available' "
@@ -247,19 +217,18 @@ def check_settings(client, target: Target, report: Report) -> None:
     if wrong:
         raise Misconfigured(f"replication group {target.cache_name!r}: " + "; ".join(wrong))
 
-    started = time.monotonic()
-    users = _aws_call(
-        lambda: client.describe_users(UserId=target.user),
-        f"describing ElastiCache user {target.user!r}",
-    ).get("Users", [])
-    if not users:
-        raise NotFound(f"ElastiCache user {target.user!r} does not exist")
-    auth = (users[0].get("Authentication") or {}).get("Type")
-    if auth != "iam":
-        raise Misconfigured(
-            f"ElastiCache user {target.user!r} authenticates with {auth!r}, not 'iam'"
-        )
-    report.steps.append(("describe user", time.monotonic() - started))
+    with report.step("describe user"):
+        users = _aws_call(
+            lambda: client.describe_users(UserId=target.user),
+            f"describing ElastiCache user {target.user!r}",
+        ).get("Users", [])
+        if not users:
+            raise NotFound(f"ElastiCache user {target.user!r} does not exist")
+        auth = (users[0].get("Authentication") or {}).get("Type")
+        if auth != "iam":
+            raise Misconfigured(
+                f"ElastiCache user {target.user!r} authenticates with {auth!r}, not 'iam'"
+            )
 
 
 def round_trip(
@@ -276,13 +245,12 @@ def round_trip(
     import redis
     from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-    started = time.monotonic()
-    token = iam_token(
-        session or botocore.session.get_session(), target.user, target.cache_name, target.region
-    )
-    report.steps.append(("sign IAM token", time.monotonic() - started))
+    with report.step("sign IAM token"):
+        token = iam_token(
+            session or botocore.session.get_session(), target.user, target.cache_name, target.region
+        )
     resolve(host, port, deadline)
-    limit = max(0.1, deadline.left())
+    limit = max(0.1, deadline.remaining())
     client = redis.Redis(
         host=host,
         port=port,
@@ -298,7 +266,7 @@ def round_trip(
     key = f"{KEY_PREFIX}{uuid.uuid4().hex}"
     value = uuid.uuid4().hex
     try:
-        started = time.monotonic()
+        started = time.perf_counter()
         try:
             client.ping()
         except AuthenticationError:
@@ -312,17 +280,18 @@ def round_trip(
             raise RoundTripFailed(f"{host}:{port}: {exc}") from None
         except (RedisError, OSError) as exc:
             raise Unreachable(f"{host}:{port} does not answer over TLS: {exc}") from None
-        report.steps.append(("TLS connect and AUTH", time.monotonic() - started))
-        started = time.monotonic()
-        try:
-            client.set(key, value, ex=KEY_TTL_SECONDS)
-            read = client.get(key)
-            client.delete(key)
-        except RedisError as exc:
-            raise RoundTripFailed(f"write/read on {host}:{port} failed: {exc}") from None
-        if read != value.encode():
-            raise RoundTripFailed(f"read back {read!r} from {host}:{port}, not what was written")
-        report.steps.append(("write/read round trip", time.monotonic() - started))
+        report.steps.append(kernel.Step("TLS connect and AUTH", "", time.perf_counter() - started))
+        with report.step("write/read round trip"):
+            try:
+                client.set(key, value, ex=KEY_TTL_SECONDS)
+                read = client.get(key)
+                client.delete(key)
+            except RedisError as exc:
+                raise RoundTripFailed(f"write/read on {host}:{port} failed: {exc}") from None
+            if read != value.encode():
+                raise RoundTripFailed(
+                    f"read back {read!r} from {host}:{port}, not what was written"
+                )
         report.round_trip = f"round trip on {host}:{port} as {target.user!r} over TLS: ok"
     finally:
         client.close()
@@ -341,7 +310,7 @@ def check(
     (the caller decides whether that fails); raises any other `ElastiCacheCheckError`.
     `endpoint` overrides the primary endpoint the API names (a tunnel, a test server).
     """
-    deadline = Deadline(timeout)
+    deadline = Deadline(timeout, DeadlineExceeded)
     report = Report()
     check_settings(client or make_client(target.region, deadline), target, report)
     host, port = endpoint or primary_endpoint(report.group) or (None, None)

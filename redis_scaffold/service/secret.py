@@ -31,6 +31,9 @@ from botocore.config import Config
 
 from redis_scaffold.errors import ScaffoldError
 
+# What Terraform declares about the secret is part of the project model (project.py).
+from redis_scaffold.project import SecretSpec, SpecError  # noqa: F401
+
 log = logging.getLogger(__name__)
 
 ORIGIN_TAG = "password-origin"
@@ -66,43 +69,6 @@ class ScheduledForDeletionError(SecretError):
 
 class BadSecretValueError(SecretError):
     exit_code = 15
-
-
-class SpecError(SecretError):
-    """The project's terraform.tfvars.json is missing or incomplete."""
-
-    exit_code = 16
-
-
-# ------------------------------------------------------------------ inputs
-@dataclass(frozen=True)
-class SecretSpec:
-    """The secret as Terraform declares it (terraform/terraform.tfvars.json)."""
-
-    name: str
-    key: str
-    region: str
-    description: str = ""
-    kms_key_id: str = ""
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_tfvars(cls, tfvars: Mapping) -> SecretSpec:
-        missing = [k for k in ("secret_name", "secret_key", "region") if not tfvars.get(k)]
-        if missing:
-            raise SpecError(
-                "terraform.tfvars.json lacks "
-                + ", ".join(missing)
-                + "; regenerate the project (copier update) or restore the file."
-            )
-        return cls(
-            name=tfvars["secret_name"],
-            key=tfvars["secret_key"],
-            region=tfvars["region"],
-            description=tfvars.get("description", ""),
-            kms_key_id=tfvars.get("kms_key_id") or "",
-            tags=dict(tfvars.get("tags") or {}),
-        )
 
 
 @dataclass

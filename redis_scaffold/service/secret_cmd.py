@@ -1,21 +1,20 @@
-"""`redis-scaffold secret ensure PROJECT_DIR`: the command-line face of redis_scaffold.service.secret.
+"""`redis-scaffold secret ensure PROJECT_DIR`: create the secret, never change its value.
 
-Reads the generated project's terraform/terraform.tfvars.json (the contract the
-Terraform also reads), builds a client from the standard AWS chain, runs ensure(),
-prints a short report on stdout. Failures are `SecretError`s, which the command line
-(redis_scaffold.cli) writes as one paragraph on stderr, exiting with the kind's code.
+Reads the generated project's terraform/terraform.tfvars.json (project.load_spec: the
+contract the Terraform also reads), builds a client from the standard AWS chain, runs
+service/secret.py's ensure(), prints a short report on stdout. Failures are
+`SecretError`s, which the command line (redis_scaffold.cli) writes as one paragraph on
+stderr, exiting with the kind's code.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
-from redis_scaffold.service.secret import SecretSpec, SpecError, ensure, make_client
-
-TFVARS = Path("terraform") / "terraform.tfvars.json"
+from redis_scaffold.project import load_spec
+from redis_scaffold.service.secret import ensure, make_client
 
 EXIT_CODES = """exit codes:
   0   the secret exists (created, or found and checked)
@@ -29,20 +28,6 @@ EXIT_CODES = """exit codes:
   3   a package is missing (reinstall redis-scaffold)"""
 
 
-def load_spec(project_dir: Path) -> SecretSpec:
-    path = project_dir / TFVARS
-    try:
-        tfvars = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(
-            f"{path} does not exist: PROJECT_DIR must be a repository generated from the "
-            "Redis Sentinel template."
-        ) from None
-    except ValueError as exc:
-        raise SpecError(f"{path} is not valid JSON ({exc}).") from None
-    return SecretSpec.from_tfvars(tfvars)
-
-
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(Path(args.project_dir))
     if args.region:
@@ -54,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    secret = subparsers.add_parser("secret", help="The AWS Secrets Manager secret.")
+    secret = subparsers.add_parser("secret", help="create the AWS Secrets Manager secret")
     actions = secret.add_subparsers(dest="action", required=True, metavar="ACTION")
     parser = actions.add_parser(
         "ensure",

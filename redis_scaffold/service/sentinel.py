@@ -1,52 +1,47 @@
 """Check a running Redis Sentinel deployment: discovery, quorum, counts, master, round trip.
 
 `check(...)` talks to real sentinels and to the master they name, and returns a
-`Report`; every failure is a `SentinelCheckError` subclass with its own exit code.
-`Unreachable` (nothing answered) is its own kind: right after generation the cluster
-often does not exist yet, so callers may treat it as a warning.
+`Report`; every failure is a `SentinelCheckError` subclass with its own exit code
+(20-29). `Unreachable` (nothing answered) is its own kind: right after generation the
+deployment often does not exist yet, so callers may treat it as a warning.
 
-Every network call is bounded by `Deadline`: each socket gets at most the time left,
-and name resolution runs under the same limit.
+The deadline, name resolution, report and connections are the shared check kernel's
+(service/check.py); what is here is Sentinel's own: its steps and error kinds.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import socket
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from redis_scaffold.errors import ScaffoldError
+from redis_scaffold.service import check as kernel
+from redis_scaffold.service.check import (  # noqa: F401  (this check's public names)
+    KEY_PREFIX,
+    KEY_TTL_SECONDS,
+    Address,
+    Deadline,
+    Probe,
+    fmt,
+    parse_address,
+    reachable,
+    resolve,
+)
 
-Address = tuple[str, int]
 
-KEY_PREFIX = "redis-scaffold:check:"
-KEY_TTL_SECONDS = 60
-
-
-class SentinelCheckError(ScaffoldError):
+class SentinelCheckError(kernel.CheckError):
     """The deployment failed a check; `exit_code` tells which kind."""
 
     exit_code = 20
     kind = "failed"
 
-    def describe(self) -> str:
-        return f"{self.kind}: {self}"
 
-
-class Unreachable(SentinelCheckError):
+class Unreachable(SentinelCheckError, kernel.Unreachable):
     exit_code = 21
     kind = "unreachable"
-
-    def __init__(self, message: str, tried: Sequence[str]):
-        super().__init__(message)
-        self.tried = list(tried)
 
 
 class NoMaster(SentinelCheckError):
@@ -79,124 +74,26 @@ class RoundTripFailed(SentinelCheckError):
     kind = "round trip failed"
 
 
-class TimedOut(SentinelCheckError):
+class TimedOut(SentinelCheckError, kernel.TimedOut):
     """The overall time limit ran out after the sentinels had answered."""
 
     exit_code = 28
     kind = "timed out"
 
 
-def fmt(addr: Address) -> str:
-    host, port = addr
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_address(text: str, default_port: int | None = None) -> Address:
-    """'host:port' (or '[v6]:port', or 'host' with a default port) -> (host, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or host.endswith(":") or (":" in host and not host.startswith("[")):
-        host, port = text, ""
-    host = host.strip("[]")
-    if not port:
-        if default_port is None:
-            raise ValueError(f"{text!r}: expected HOST:PORT")
-        return host, default_port
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
-    return host, int(port)
-
-
-class Deadline:
-    """An overall time budget; `remaining()` raises `TimedOut` once it is spent."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.seconds = seconds
-        self._clock = clock
-        self._end = clock() + seconds
-
-    def remaining(self, doing: str = "") -> float:
-        left = self._end - self._clock()
-        if left <= 0:
-            raise TimedOut(
-                f"the {self.seconds:g} s time limit ran out{' before ' + doing if doing else ''}"
-            )
-        return left
-
-
-def resolve(addr: Address, deadline: Deadline) -> Address:
-    """Resolve the host within the deadline (getaddrinfo itself has no timeout)."""
-    host, port = addr
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-        return addr
-    except OSError:
-        pass
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        future = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        infos = future.result(timeout=deadline.remaining(f"resolving {host}"))
-    except concurrent.futures.TimeoutError:
-        raise OSError(f"resolving {host} did not finish in time") from None
-    except socket.gaierror as exc:
-        raise OSError(f"cannot resolve {host}: {exc.strerror}") from None
-    finally:
-        pool.shutdown(wait=False)
-    return infos[0][4][0], port
+class PasswordUnavailable(SentinelCheckError, kernel.PasswordUnavailable):
+    exit_code = 29
+    kind = "no password for the check"
 
 
 @dataclass
-class Step:
-    name: str
-    detail: str
-    seconds: float
-
-    def line(self) -> str:
-        return f"  {self.name:<11} {self.detail}  ({self.seconds * 1000:.1f} ms)"
-
-
-@dataclass
-class Report:
-    master_set: str
+class Report(kernel.Report):
+    master_set: str = ""
     master: Address | None = None
-    steps: list[Step] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
-    def text(self) -> str:
-        head = f"sentinel check of {self.master_set}: master {fmt(self.master) if self.master else 'unknown'}"
-        lines = [head, *(s.line() for s in self.steps)]
-        lines += [f"  warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
-
-
-class Probe:
-    """Opens bounded connections (one per call) and times named steps into a report."""
-
-    def __init__(self, password: str | None, deadline: Deadline, per_call: float, report: Report):
-        self._password = password
-        self._deadline = deadline
-        self._per_call = per_call
-        self.report = report
-
-    def connect(self, addr: Address) -> redis.Redis:
-        limit = min(self._per_call, self._deadline.remaining(f"connecting to {fmt(addr)}"))
-        host, port = resolve(addr, self._deadline)
-        return redis.Redis(
-            host=host,
-            port=port,
-            password=self._password,
-            decode_responses=True,
-            socket_connect_timeout=limit,
-            socket_timeout=limit,
-            retry=None,
-            single_connection_client=True,
-        )
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[Callable[[str], None]]:
-        start = time.perf_counter()
-        details: list[str] = []
-        yield details.append
-        self.report.steps.append(Step(name, " ".join(details), time.perf_counter() - start))
+    def head(self) -> list[str]:
+        master = fmt(self.master) if self.master else "unknown"
+        return [f"sentinel check of {self.master_set}: master {master}"]
 
 
 def _call(client: redis.Redis, *args):
@@ -228,7 +125,7 @@ def ask_sentinels(
             raise AuthFailed(f"sentinel {fmt(addr)} refused the password: {exc}") from None
         except (RedisError, OSError) as exc:
             failures.append(f"{fmt(addr)} ({exc})")
-        except TimedOut:
+        except kernel.TimedOut:
             failures.append(f"{fmt(addr)} (not tried: the time limit ran out)")
             break
     if not answers:
@@ -273,7 +170,8 @@ def _entries(reply) -> list[dict]:
 
 
 def check_counts(probe: Probe, sentinel: Address, master_set: str, pods: int) -> None:
-    """Sentinels (others + this one) and replicas known to a sentinel must match the answers.
+    """Sentinels (others + this one) and replicas known to a sentinel must match the pods:
+    one sentinel per pod, and a replica on every pod but the master's.
 
     Members that are known but down are warnings (the deployment is degraded, the
     check goes on); a different number of members is a failure (it does not match
@@ -301,7 +199,9 @@ def check_counts(probe: Probe, sentinel: Address, master_set: str, pods: int) ->
             probe.report.warnings.append(f"{n - up} of {n} {what} are down")
 
 
-def check_master(probe: Probe, master: Address, replicas: int) -> None:
+def check_master(probe: Probe, master: Address, pods: int) -> None:
+    """The master answers as master; fewer replicas attached than the other pods
+    (`pods` - 1) is a warning."""
     with probe.step("master") as say:
         try:
             role = _call(probe.connect(master), "ROLE")
@@ -316,9 +216,9 @@ def check_master(probe: Probe, master: Address, replicas: int) -> None:
                 f"{fmt(master)} is named master by the sentinels but says its role is {role[0]!r}"
             )
         say(f"{fmt(master)} has role master with {len(role[2])} replica(s) attached")
-    if len(role[2]) < replicas:
+    if len(role[2]) < pods - 1:
         probe.report.warnings.append(
-            f"the master has {len(role[2])} of {replicas} replicas attached"
+            f"the master has {len(role[2])} of {pods - 1} replicas attached"
         )
 
 
@@ -352,27 +252,12 @@ def check(
     """Run every check in order; return the report or raise a SentinelCheckError."""
     if not sentinels:
         raise ValueError("at least one sentinel address is needed")
-    report = Report(master_set)
-    probe = Probe(password, Deadline(timeout), per_call, report)
+    report = Report(master_set=master_set)
+    probe = Probe(password, Deadline(timeout, TimedOut), per_call, report)
     master, sentinel = ask_sentinels(probe, sentinels, master_set)
     report.master = master
     check_quorum(probe, sentinel, master_set)
     check_counts(probe, sentinel, master_set, pods)
-    check_master(probe, master, pods - 1)
+    check_master(probe, master, pods)
     round_trip(probe, master)
     return report
-
-
-def reachable(sentinels: Sequence[Address], timeout: float = 2.0) -> list[Address]:
-    """The sentinels that accept a TCP connection (no password needed)."""
-    deadline = Deadline(timeout)
-    found = []
-    for addr in sentinels:
-        try:
-            host, port = resolve(addr, deadline)
-            limit = min(1.0, deadline.remaining(f"connecting to {fmt(addr)}"))
-            with socket.create_connection((host, port), timeout=limit):
-                found.append(addr)
-        except (OSError, TimedOut):
-            continue
-    return found

@@ -1,6 +1,6 @@
 """Run a generated repository's own Redis Sentinel as real processes on loopback hosts.
 
-`LocalTopology` starts, for each pod of the generated StatefulSet, the generated
+`LocalSentinel` starts, for each pod of the generated StatefulSet, the generated
 `manifest/redis/base/config/start-redis.sh` and `start-sentinel.sh` with the environment
 contract the pod gives them (config/common.sh), each "pod" on its own loopback address
 of a block it reserves (127.x.0.11, .12, .13 ...). So the processes run the ConfigMap
@@ -17,7 +17,7 @@ contents and scripts themselves, unchanged. It is assembled from one part per jo
 Fast timing for tests: `down_after_ms` / `failover_timeout_ms` go to the sentinels
 through EXTRA_CONF (see staging.py); the generated files are not edited.
 
-    with LocalTopology(repo, workdir, down_after_ms=1000, failover_timeout_ms=2000) as topo:
+    with LocalSentinel(repo, workdir, down_after_ms=1000, failover_timeout_ms=2000) as topo:
         topo.wait_until_ready(30)
         writer = topo.app().writer()
         topo.kill(topo.node_at(topo.master_address()[0]))   # SIGKILL the master's redis
@@ -43,17 +43,17 @@ from redis_scaffold.sandbox.nodes import Node, TopologyError
 from redis_scaffold.sandbox.partition import Partition
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ROLES, ConfigStage, Timing
-from redis_scaffold.sandbox.state import StateReader, wait_until
+from redis_scaffold.sandbox.state import NodeState, StateReader, wait_until
 
-__all__ = ["ROLES", "LocalTopology", "Node", "TopologyError"]
+__all__ = ["ROLES", "LocalSentinel", "Node", "TopologyError"]
 
 
-class LocalTopology:
+class LocalSentinel:
     """The generated Redis Sentinel topology as real processes on loopback.
 
     repo: the generated repository; workdir: where config copy, data, run dirs and logs go.
-    replicas, redis_port, sentinel_port: default to what the repository rendered (the
-        StatefulSet's replicas, the ports of the redis-env component).
+    pods, redis_port, sentinel_port: default to what the repository rendered (the
+        StatefulSet's replicas, master included; the ports of the redis-env component).
     host_base: the first node's address (nodes take consecutive ones); default: a free
         block, reserved until close().
     down_after_ms, failover_timeout_ms: optional fast timing (see the module docstring).
@@ -65,7 +65,7 @@ class LocalTopology:
         repo: Path,
         workdir: Path,
         *,
-        replicas: int | None = None,
+        pods: int | None = None,
         host_base: str | None = None,
         redis_port: int | None = None,
         sentinel_port: int | None = None,
@@ -78,7 +78,7 @@ class LocalTopology:
         self.repo = Path(repo)
         self.workdir = Path(workdir)
         self.master_set: str = rendered.master_set
-        count = int(replicas or rendered.pods)
+        count = int(pods or rendered.pods)
         self.redis_port = int(redis_port or rendered.redis_port)
         self.sentinel_port = int(sentinel_port or rendered.sentinel_port)
         self.password = password or secrets.token_urlsafe(24)
@@ -116,14 +116,14 @@ class LocalTopology:
         self._partitions: list[Partition] = []
 
     # ----------------------------------------------------------------- lifecycle
-    def __enter__(self) -> LocalTopology:
+    def __enter__(self) -> LocalSentinel:
         self.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def start(self) -> LocalTopology:
+    def start(self) -> LocalSentinel:
         """Stage the config, start every redis, then (once the master lists its replicas,
         bounded) every sentinel. Data directories of a previous start are kept.
 
@@ -225,14 +225,15 @@ class LocalTopology:
     def master_address(self) -> tuple[str, int]:
         return self.state.master_address()
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, NodeState]:
+        """host -> what its redis and its sentinel say (state.NodeState)."""
         return self.state.status()
 
     def wait_until(self, predicate, timeout: float, what: str, interval: float = 0.1):
         """Poll predicate() until truthy (returned) or `timeout` s pass (TopologyError)."""
-        return wait_until(predicate, timeout, what, self.status, interval)
+        return wait_until(predicate, timeout, what, self.state.describe, interval)
 
-    def wait_until_ready(self, timeout: float = 30) -> LocalTopology:
+    def wait_until_ready(self, timeout: float = 30) -> LocalSentinel:
         """Block (at most `timeout` s) until is_ready(); raise TopologyError otherwise."""
         for (index, role), code in self.supervisor.exited():
             raise TopologyError(f"{role} of node {index} exited ({code}); see its log")
