@@ -14,10 +14,12 @@ From copier.yml and template/ it writes, never by hand:
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -25,13 +27,15 @@ import pathspec
 import yaml
 
 from redis_scaffold.portal.rendition import (
+    CONTEXT_FILE,
+    Context,
     ExportError,
     Prelude,
     backstage_condition,
+    folder_label,
     inline_includes,
     load_questions,
     place,
-    render_file,
 )
 from redis_scaffold.portal.schema import load_patterns, question_schema, rule_schemas
 
@@ -115,6 +119,8 @@ class Part:
 
     folder: str
     condition: str | None = None
+    said: str = ""  # the conditions as the template's file names say them
+    used: set[str] = field(default_factory=set)  # the context names its files import
     files: dict[str, tuple[bytes, bool]] = field(default_factory=dict)
     verbatim: list[str] = field(default_factory=list)
 
@@ -133,7 +139,8 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
             raise ExportError(f"a template imports or includes {name}, which does not exist")
         return path.read_text()
 
-    prelude = Prelude(qs, read, answers_file, settings["template_url"], settings["tag"]).text()
+    prelude = Prelude(qs, read, answers_file, settings["template_url"], settings["tag"])
+    context = Context(prelude.text())
     names = {"_copier_conf.answers_file": answers_file}
     found: dict[tuple[str, ...], Part] = {(): Part(SKELETON.as_posix())}
     for rel in template_files(root, config):
@@ -143,27 +150,53 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
             continue  # copier skips a file that has a templated sibling
         target = rel.with_name(rel.name[: -len(suffix)]) if templated else rel
         placed = place(PurePosixPath(target.as_posix()), names, by_name)
+        if placed.path.as_posix() == CONTEXT_FILE:
+            raise ExportError(f"{rel}: {CONTEXT_FILE} is the portal rendition's own file")
         part = found.get(placed.conditions)
         if part is None:
-            said = " and ".join(placed.conditions).lower().replace("!=", " not ")
-            slug = re.sub(r"[^a-z0-9]+", "-", said).strip("-")
-            folder = base = f"{SKELETON}-when-{slug[:100]}"
-            taken = {p.folder for p in found.values()}
-            clash = 1
-            while folder in taken:  # two condition sets can read alike (nested vs `A and B`)
-                clash += 1
-                folder = f"{base}-{clash}"
             part = found[placed.conditions] = Part(
-                folder, backstage_condition(placed.conditions, by_name)
+                folder_label(placed.conditions, by_name),
+                backstage_condition(placed.conditions, by_name),
+                " and ".join(
+                    f"({c})" if len(placed.conditions) > 1 else c for c in placed.conditions
+                ),
             )
         if templated:
             body = inline_includes(src.read_text(), read)
-            content = render_file(prelude, body, rel.as_posix()).encode()
+            text, used = context.render_file(body, rel.as_posix())
+            content = text.encode()
+            part.used |= used
         else:
             content = src.read_bytes()
             part.verbatim.append(_fnmatch_escape(placed.path.as_posix()))
         part.files[placed.path.as_posix()] = (content, bool(src.stat().st_mode & 0o111))
+    _name_folders(list(found.values())[1:])
+    for part in found.values():  # each fetch step sees its own folder only
+        # The first step checks the answers; a failed check ends the task there, so the
+        # conditional parts' modules define only what their files use.
+        module = prelude.text() if part.condition is None else prelude.text(False, part.used)
+        part.files[CONTEXT_FILE] = (module.encode(), False)
+        part.verbatim.append(_fnmatch_escape(CONTEXT_FILE))
     return list(found.values())
+
+
+def _name_folders(conditional: list[Part]) -> None:
+    """skeleton-<label>; labels that two parts share get the folder their files are in."""
+    labels = Counter(part.folder for part in conditional)
+    taken: set[str] = set()
+    for part in conditional:
+        name = part.folder
+        if labels[name] > 1:
+            where = os.path.basename(
+                os.path.commonpath([str(PurePosixPath(p).parent) for p in part.files])
+            )
+            name = "-".join(filter(None, [name, re.sub(r"[^a-z0-9]+", "-", where.lower())]))
+        folder, clash = f"{SKELETON}-{name}".strip("-"), 1
+        while folder in taken:
+            clash += 1
+            folder = f"{SKELETON}-{name}-{clash}"
+        taken.add(folder)
+        part.folder = folder
 
 
 def _fnmatch_escape(path: str) -> str:
@@ -177,9 +210,7 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
     for index, part in enumerate(rendition):
         step = {
             "id": "fetch" if index == 0 else f"fetch-{index}",
-            "name": "Render the repository"
-            if index == 0
-            else f"Render the files for {part.condition[4:-3]}",
+            "name": "Render the repository" if index == 0 else f"Render the files for {part.said}",
             "action": "fetch:cookiecutter",
         }
         if part.condition:
@@ -188,6 +219,14 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
         if part.verbatim:
             step["input"]["copyWithoutRender"] = sorted(part.verbatim)
         steps.append(step)
+    steps.append(
+        {
+            "id": "context",
+            "name": "Remove the rendition's shared context",
+            "action": "fs:delete",
+            "input": {"files": [CONTEXT_FILE]},
+        }
+    )
     return steps
 
 
