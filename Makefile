@@ -4,7 +4,8 @@
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
-# Independent tests run in parallel (pytest-xdist). 4 workers on 2 cores: most tests wait
+# Independent tests run in parallel (pytest-xdist, work stealing, longest modules first:
+# tests/conftest.py). 4 workers on 2 cores: most tests wait
 # on subprocesses (copier, terraform, redis), so more workers than cores pays off
 # (figures: docs/performance.md). TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
