@@ -27,6 +27,7 @@ failed button in the portal.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -117,6 +118,7 @@ def _choices(choices: Any) -> tuple:
 
 
 # --------------------------------------------------------------------- Jinja text
+@functools.cache  # validators import the same macro files again and again
 def uses_only_stock_jinja(source: str) -> bool:
     """True when every filter and test in `source` exists in plain Jinja."""
     try:
@@ -350,14 +352,23 @@ def _graph(texts: list[str]) -> tuple[dict[str, int], list[set[str]]]:
     defines: dict[str, int] = {}
     uses = []
     for index, text in enumerate(texts):
-        tree = _STOCK.parse(text)
-        for node in tree.find_all((nodes.Assign, nodes.AssignBlock)):
-            if isinstance(node.target, nodes.Name):
-                defines.setdefault(node.target.name, index)
-        for node in tree.find_all(nodes.Macro):
-            defines.setdefault(node.name, index)
-        uses.append(jinja_meta.find_undeclared_variables(tree))
+        defined, used = _names(text)
+        for name in defined:
+            defines.setdefault(name, index)
+        uses.append(used)
     return defines, uses
+
+
+@functools.cache  # the checked and unchecked modules share most texts
+def _names(text: str) -> tuple[list[str], set[str]]:
+    tree = _STOCK.parse(text)
+    defined = [
+        node.target.name
+        for node in tree.find_all((nodes.Assign, nodes.AssignBlock))
+        if isinstance(node.target, nodes.Name)
+    ]
+    defined += [node.name for node in tree.find_all(nodes.Macro)]
+    return defined, jinja_meta.find_undeclared_variables(tree)
 
 
 def _closure(graph: tuple, needed: set[str], always: list[int]) -> set[int]:
