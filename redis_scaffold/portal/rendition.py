@@ -512,6 +512,16 @@ def folder_label(conditions: tuple[str, ...], questions: dict[str, Question]) ->
         others = [t for t in kept if t != term]
         if others and _implied(term, others, questions):
             kept = others
+        elif others and isinstance(_condition(term), nodes.Or):
+            # `A or B` where the others rule out A reads as B (a name only: the step's
+            # `if:` keeps the whole condition)
+            alternatives = re.split(r"\s+or\s+", term)
+            try:
+                left = [a for a in alternatives if not _implied(f"not ({a})", others, questions)]
+            except jinja2.TemplateSyntaxError:  # an `or` inside parentheses: keep it whole
+                continue
+            if left and len(left) < len(alternatives):
+                kept[kept.index(term)] = " or ".join(left)
     words = "-".join(_label(_condition(c)) for c in kept)
     return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")[:80] or "conditional"
 
