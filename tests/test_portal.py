@@ -415,14 +415,19 @@ OLD, NEW = "v0.1.0", "v0.2.0"
 
 @pytest.fixture(scope="module")
 def released_template(tmp_path_factory) -> tuple[Path, Path]:
-    """The template at OLD, and at NEW with a conditional file, a conditional folder and
-    a README edit; backstage/ exported at each release: (repo, exports / TAG)."""
+    """The template at OLD, and at NEW with two conditional files, a conditional folder
+    and a README edit; backstage/ exported at each release: (repo, exports / TAG)."""
     repo = snapshot_template(tmp_path_factory.mktemp("released"), OLD)
     exports = tmp_path_factory.mktemp("exports")
     export.write(exports / OLD, export.render(repo, str(repo), OLD))
     tpl = repo / "template"
     (tpl / "{% if kms_key_id %}KMS.md{% endif %}.jinja").write_text(
         "Encrypted with {{ kms_key_id }}.\n"
+    )
+    # A file name that tests an answer the form shows for Sentinel only, without repeating
+    # its `when`: where the form did not show it, copier's default decides, in both.
+    (tpl / "{% if 'python' in client_languages %}PYTHON.md{% endif %}.jinja").write_text(
+        "Python client for {{ topology }}.\n"
     )
     limits = tpl / "{% if redis_cpu_limit %}limits{% endif %}"
     limits.mkdir()
@@ -465,7 +470,14 @@ def test_a_portal_repository_follows_the_template_with_copier_update(
     # conditional parts are steps with `if:` that Backstage's runner evaluates.
     fresh = copier_copy(repo_src, answers, tmp_path / "copier-new", NEW)
     assert tree(fresh) == tree(repo)
-    for name, extra in {"limits": {"redis_cpu_limit": "2"}, "no-kms": {"kms_key_id": ""}}.items():
+    assert (repo / "PYTHON.md").read_text() == "Python client for sentinel.\n"
+    conditional = {
+        "limits": {"redis_cpu_limit": "2"},
+        "no-kms": {"kms_key_id": ""},
+        "cluster": {"topology": "cluster"},  # client_languages not shown: copier's [python]
+        "node-only": {"client_languages": ["node"]},
+    }
+    for name, extra in conditional.items():
         made = copier_copy(repo_src, answers | extra, tmp_path / f"copier-{name}", NEW)
         published, _ = press_the_button(
             exports / NEW / "template.yaml", answers | extra, tmp_path / name
