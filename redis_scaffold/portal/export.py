@@ -4,9 +4,11 @@ From copier.yml and template/ it writes, never by hand:
 
 * backstage/template.yaml: a Backstage `scaffolder.backstage.io/v1beta3` Template whose
   form mirrors copier's questions (portal/schema.py), with the steps
-  fetch:cookiecutter (one per part) -> publish:github -> catalog:register;
-* backstage/skeleton/ (and skeleton-when-*/ for files with a condition in their name):
-  the repository's files as a stock cookiecutter template (portal/rendition.py).
+  fetch:cookiecutter (one per part) -> fs:delete (the shared context module) ->
+  publish:github -> catalog:register;
+* backstage/skeleton/ (and skeleton-<values>/ for files with a condition in their name,
+  e.g. skeleton-cluster-python): the repository's files as a stock cookiecutter
+  template, with the context module they import (portal/rendition.py).
 
 `--check` writes nothing and exits 1 when the committed files differ from a fresh export.
 """

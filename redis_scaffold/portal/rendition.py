@@ -9,17 +9,20 @@ module, no `includes/`), and every value arrives as the step's `values` say.
 
 The rendition is made mechanically from copier.yml and template/, never by hand:
 
-* each `.jinja` file starts with a *prelude* of `{% set %}` tags that renders nothing.
-  It binds every answer under its copier name (cast to the question's type, the
-  templated default applied when the form left the field empty), every computed value
-  of copier.yml (its default expression, evaluated once per file), copier's
-  `_copier_answers` and `_copier_conf.answers_file`, and it checks the rules that tie
-  two answers together (the form checks one field at a time);
+* a *prelude* of `{% set %}` tags, written once per folder as the module
+  `.portal-context.jinja`, binds every answer under its copier name (cast to the
+  question's type, the templated default applied when the form left the field empty),
+  every computed value of copier.yml (its default expression), copier's
+  `_copier_answers` and `_copier_conf.answers_file`, and checks the rules that tie two
+  answers together (the form checks one field at a time). Each `.jinja` file starts
+  with one tag that imports the names it uses from it, through cookiecutter's own
+  template loader (Context); a `fs:delete` step removes the module before publishing;
 * files copier copies verbatim are listed in the step's `copyWithoutRender`;
 * `{% include %}` of another template file is inlined, and the macro files that
   defaults and validators import are inlined into the prelude;
 * a path segment `{% if CONDITION %}name{% endif %}` puts its files into a separate
-  folder that a step fetches only when CONDITION holds (rendered by `portal.steps`).
+  folder that a step fetches only when CONDITION holds (backstage_condition, which
+  gives an answer the form did not show copier's default; folder_label names it).
 
 What a template uses that stock Jinja lacks is an ExportError at export time, not a
 failed button in the portal.
