@@ -1,29 +1,35 @@
 # The two commands of the README, and a few more for maintainers.
-.PHONY: demo test test-fast bench bootstrap export routes lint
+.PHONY: demo test test-fast bench bootstrap bootstrap-test export routes lint
 
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
-# Independent tests run in parallel (pytest-xdist). 4 workers on 2 cores: most tests wait
+# Independent tests run in parallel (pytest-xdist, work stealing, longest modules first:
+# tests/conftest.py). 4 workers on 2 cores: most tests wait
 # on subprocesses (copier, terraform, redis), so more workers than cores pays off
 # (figures: docs/performance.md). TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
 
-test: bootstrap routes scan lint ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
+test: bootstrap-test routes scan lint ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
 	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS)
 
-lint: bootstrap ## ruff: the linter and the formatter, as a check
+lint: bootstrap-test ## ruff: the linter and the formatter, as a check
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-test-fast: bootstrap ## The quick loop: the suite without real servers and end-to-end tool chains (-m "not slow")
+test-fast: bootstrap-test ## The quick loop: the suite without real servers and end-to-end tool chains (-m "not slow")
 	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
-bench: bootstrap ## Run the benchmarks and print their figures
+bench: bootstrap-test ## Run the benchmarks and print their figures
 	.venv/bin/python -m benchmarks
 
+# The demo installs only what it runs (redis packages, .venv with the sandbox extra);
+# the tests add node, Backstage's packages, ioredis, cookiecutter and the test extra.
 bootstrap:
 	bash scripts/bootstrap.sh
+
+bootstrap-test:
+	bash scripts/bootstrap.sh test
 
 routes: ## The install routes' environments (copier alone, no extras, sandbox) for the offline tests
 	bash scripts/route-venvs.sh >/dev/null

