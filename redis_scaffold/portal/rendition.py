@@ -152,7 +152,9 @@ class Prelude:
 
     def text(self) -> str:
         imported: set[str] = set()
-        tags = ["{% set __check = '' %}{% set _ = none %}"]  # set in branches below
+        # set in branches below; copier's UNSET (a question without a default) leaves the
+        # answer empty here: the form asks for it, and its rule refuses it empty.
+        tags = ["{% set __check = '' %}{% set _ = none %}{% set UNSET = '' %}"]
         for q in self.questions:
             raw = f"cookiecutter.get({q.name!r}, '')"
             if q.when:  # copier asks and records it only when `when` renders true
