@@ -43,6 +43,7 @@ COMMANDS = (
         "redis_scaffold.service.elasticache_cmd",
         "check an ElastiCache deployment",
     ),
+    Command("new", "redis_scaffold.service.new", "copier copy, a bad answer in one line"),
     Command(
         "update",
         "redis_scaffold.service.update",

@@ -15,18 +15,17 @@ together the stories meet every question of copier.yml.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
 import pytest
 import yaml
 
+from tests.fixtures.copier_cli import copier_as_installed
 from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG
 
 pytestmark = pytest.mark.slow  # a real copier, a terminal, two generations per story
@@ -51,13 +50,6 @@ NETWORK = {
     "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
     "app_security_group_id": "sg-0123456789abcdef0",
 }
-
-
-def copier_as_installed() -> Path:
-    """`pipx install copier`'s copier (scripts/route-venvs.sh), else the test venv's."""
-    key = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    alone = REPO_ROOT / ".venv-routes" / key / "copier" / "bin" / "copier"
-    return alone if alone.exists() else Path(sys.executable).with_name("copier")
 
 
 def choices_of(name: str) -> list:
