@@ -54,6 +54,7 @@ COMMANDS = (
         "redis_scaffold.service.elasticache_cmd",
         "check an ElastiCache replication group",
     ),
+    Command("new", "redis_scaffold.service.new", "copier copy, a bad answer in one line"),
     Command(
         "update",
         "redis_scaffold.service.update",

@@ -148,7 +148,7 @@ def test_readme_catalog_and_client_speak_of_redis_cluster(generate):
 BAD_CLUSTER_ANSWERS = [
     ({"cluster_masters": 2}, "cluster_masters", "a majority of masters must survive"),
     ({"cluster_replicas": 0}, "cluster_replicas", "losing any one pod never loses a slot"),
-    ({"redis_port": 60000}, "cluster_bus_port", "lower redis_port"),
+    ({"redis_port": 60000, "cluster_bus_port": 70000}, "cluster_bus_port", "other than redis_port"),
     ({"cluster_bus_port": 6379}, "cluster_bus_port", "must differ from redis_port"),
     ({"cluster_node_timeout_ms": 10}, "cluster_node_timeout_ms", "from 1000 to 600000"),
     ({"redis_version": "6.2.14"}, "redis_version", "release of at least 7.0"),

@@ -327,7 +327,11 @@ def test_argocd_vault_plugin_repositories_have_no_external_secrets(generate):
 BAD_DELIVERY = [
     ({"secret_delivery": "sops"}, "secret_delivery", "Invalid choice"),
     (ESO_CLUSTER_STORE | {"secret_store": "Platform_Store"}, "secret_store", "DNS-1123 subdomain"),
-    ({"secret_delivery": "external-secrets"}, "oidc_provider_arn", "when secret_store is empty"),
+    (
+        {"secret_delivery": "external-secrets", "oidc_provider_arn": ""},
+        "oidc_provider_arn",
+        "when secret_store is empty",
+    ),
     (
         ESO_OWN_STORE | {"oidc_provider_arn": "arn:aws:iam::12345:oidc-provider/x"},
         "oidc_provider_arn",

@@ -181,7 +181,9 @@ class Prelude:
 
     def _entries(self, checks: bool) -> tuple[list[str], list[int], tuple]:
         imported: set[str] = set()
-        entries = [["{% set __check = '' %}{% set _ = none %}"]]  # set in branches below
+        # set in branches below; copier's UNSET (a question without a default) leaves the
+        # answer empty here: the form asks for it, and its rule refuses it empty.
+        entries = [["{% set __check = '' %}{% set _ = none %}{% set UNSET = '' %}"]]
         for q in self.questions:
             tags = []
             entries.append(tags)

@@ -263,7 +263,9 @@ def question_schema(name: str, question: dict, rules: dict) -> dict:
     else:
         schema.update(item)
     default = question.get("default")
-    if isinstance(default, str) and ("{{" in default or "{%" in default):
+    if isinstance(default, str) and "UNSET" in default:
+        pass  # copier's "no default" where the rule needs a typed answer: the form asks it
+    elif isinstance(default, str) and ("{{" in default or "{%" in default):
         schema["description"] = (
             schema.get("description", "") + f" Leave empty for the default: {default}"
         ).strip()

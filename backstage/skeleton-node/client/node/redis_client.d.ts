@@ -6,6 +6,8 @@ export declare const ENV_VARS: readonly string[];
 export declare const REPLICAS: number;
 /** Reconnections a writer's command waits through before it fails. */
 export declare const DEFAULT_RETRIES: number;
+/** How long a writer's connection looks for a master before it gives up (ms). */
+export declare const GIVE_UP_MS: number;
 
 export interface Settings {
   hosts: string[];
@@ -29,7 +31,7 @@ export declare function settingsFromEnv(env?: Record<string, string | undefined>
 /** A client on the read Service (any pod). Use it for reads only. */
 export declare function reader(settings?: Settings): Redis;
 /** A client on the master the majority of sentinels names, following failovers. */
-export declare function writer(settings?: Settings, options?: { retries?: number }): Redis;
+export declare function writer(settings?: Settings, options?: { retries?: number; giveUpMs?: number }): Redis;
 /** One write command, then WAIT for `replicas` replicas; rejects with NotConfirmedError below that. */
 export declare function writeConfirmed(
   client: Redis,
@@ -42,3 +44,5 @@ export declare function chooseMaster(
 ): { host: string; port: number } | null;
 export declare class MajorityConnector extends SentinelConnector {}
 export declare class NotConfirmedError extends Error {}
+/** No master found within the writer's giveUpMs; the commands waiting reject with it. */
+export declare class MasterNotFoundError extends Error {}

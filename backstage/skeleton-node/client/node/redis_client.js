@@ -27,6 +27,11 @@ const ENV_VARS = ["REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS
 // 40 ms, ... up to 250 ms, and a sentinel's announcement of the new master reconnects at
 // once (the new master refuses writes, NOREPLICAS, until a replica has attached).
 const FAILOVER_MS = 2 * {{ down_after_ms }};
+// A writer that finds no master for this long gives up: every command waiting for it
+// rejects with MasterNotFoundError and the client ends (the Python client's contract:
+// MasterNotFoundError once its retries, about as long, are spent). writer(settings,
+// { giveUpMs }) sets another bound.
+const GIVE_UP_MS = FAILOVER_MS;
 const BACKOFF_BASE_MS = 10;
 const BACKOFF_CAP_MS = 250;
 const DEFAULT_RETRIES = Math.ceil(FAILOVER_MS / BACKOFF_CAP_MS) + 5;
@@ -54,6 +59,27 @@ function settingsFromEnv(env = process.env) {
   return settings;
 }
 
+/** No master found within the writer's giveUpMs: no sentinel answered, or none named one. */
+class MasterNotFoundError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "MasterNotFoundError";
+  }
+}
+
+/**
+ * ioredis prints "[ioredis] Unhandled error event" with a stack trace for every failed
+ * connection attempt of a client without an "error" listener. The errors that matter
+ * reach the caller as rejected commands; this listener keeps the last one for
+ * inspection (client.lastError) and prints nothing. Add your own to log them.
+ */
+function quiet(client) {
+  client.on("error", (error) => {
+    client.lastError = error;
+  });
+  return client;
+}
+
 function backoff(attempt) {
   return Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 3));
 }
@@ -75,7 +101,7 @@ function reader(settings = settingsFromEnv()) {
       return backoff(attempt);
     },
   });
-  return client;
+  return quiet(client);
 }
 
 function hasDownFlag(answer) {
@@ -125,6 +151,35 @@ function pairs(reply) {
  * reconnection starts now, and a resolution waiting for a master asks again now.
  */
 class MajorityConnector extends SentinelConnector {
+  /**
+   * Every connection (the first, and each after a failover or a lost master) looks for a
+   * master for at most options.giveUpMs; then the round of sentinels that ioredis
+   * retries from scratch is not retried again, and the connection fails with
+   * MasterNotFoundError, which ioredis hands to every command waiting for it.
+   */
+  async connect(eventEmitter) {
+    const started = Date.now();
+    const giveUpMs = this.options.giveUpMs ?? GIVE_UP_MS;
+    const retry = this.options.sentinelRetryStrategy;
+    let lastError = null;
+    this.options.sentinelRetryStrategy = (attempt) => (Date.now() - started >= giveUpMs ? null : retry(attempt));
+    try {
+      return await super.connect((type, error) => {
+        if (type === "error") lastError = error;
+        eventEmitter(type, error);
+      });
+    } catch (error) {
+      const last = /Last error: (.*)$/.exec((lastError || error).message);
+      throw new MasterNotFoundError(
+        `no master found for '${this.options.name}' within ${giveUpMs} ms: no sentinel of ` +
+          `${this.options.sentinels.map((s) => `${s.host}:${s.port}`).join(", ")} named one` +
+          (last ? ` (last error: ${last[1]})` : ""),
+      );
+    } finally {
+      this.options.sentinelRetryStrategy = retry;
+    }
+  }
+
   async initFailoverDetector() {
     await super.initFailoverDetector();
     if (this.failoverDetector) {
@@ -228,13 +283,16 @@ class MajorityConnector extends SentinelConnector {
  * retries: how many reconnections a command waits through before it fails (0: a
  * command in flight when the connection drops fails at once, for writes that are not
  * idempotent; ioredis would otherwise resend it after reconnecting).
+ * giveUpMs: how long a connection looks for a master before the commands waiting for it
+ * reject with MasterNotFoundError and the client ends (default about twice down-after).
  */
-function writer(settings = settingsFromEnv(), { retries = DEFAULT_RETRIES } = {}) {
+function writer(settings = settingsFromEnv(), { retries = DEFAULT_RETRIES, giveUpMs = GIVE_UP_MS } = {}) {
   const client = new Redis({
     sentinels: settings.hosts.map((host) => ({ host, port: settings.sentinelPort })),
     name: settings.masterSet,
     role: "master",
     Connector: MajorityConnector,
+    giveUpMs, // MajorityConnector: how long a connection looks for a master
     // Sentinels ask for the password too; without it discovery finds no master.
     password: settings.password,
     sentinelPassword: settings.password,
@@ -254,7 +312,7 @@ function writer(settings = settingsFromEnv(), { retries = DEFAULT_RETRIES } = {}
     reconnectOnError: (error) => (retries > 0 && /^(READONLY|NOREPLICAS)/.test(error.message) ? 2 : false),
   });
   client.connector.client = client;
-  return client;
+  return quiet(client);
 }
 
 class NotConfirmedError extends Error {}
@@ -283,6 +341,7 @@ module.exports = {
   ENV_VARS,
   REPLICAS,
   DEFAULT_RETRIES,
+  GIVE_UP_MS,
   settingsFromEnv,
   reader,
   writer,
@@ -290,6 +349,7 @@ module.exports = {
   chooseMaster,
   MajorityConnector,
   NotConfirmedError,
+  MasterNotFoundError,
 };
 
 if (require.main === module) {
@@ -303,7 +363,7 @@ if (require.main === module) {
     w.disconnect();
     r.disconnect();
   })().catch((error) => {
-    console.error(error.message);
+    console.error(`${error.name}: ${error.message}`);
     process.exit(1);
   });
 }
