@@ -123,6 +123,8 @@ def test_an_elasticache_repository_has_no_kubernetes_redis_no_sentinel_and_no_se
     assert targets == [
         "help",
         "install",
+        "install-tools",
+        "install-hooks",
         "infra",
         "endpoints",
         "check",
