@@ -270,11 +270,14 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
             "vpc_id": vpc,
             "subnet_ids": ",".join(subnets),
             "app_security_group_id": app_sg,
+            "state_bucket": "acme-terraform-state",  # the state the whole group is in
         }
     )
+    s3 = aws_env.client("s3")
+    s3.create_bucket(Bucket="acme-terraform-state")
     tf = terraform(project)
     tf.use_emulator(aws_env.endpoint)
-    tf.init()
+    tf.init_with_emulated_s3(aws_env.endpoint)
 
     # The whole configuration plans; the replication group is what the issue asks for.
     plan = tf.plan()
@@ -322,6 +325,13 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
 
     applied = tf("apply", "-input=false", "-auto-approve", *[f"-target={a}" for a in EMULATED])
     assert "Apply complete! Resources: 6 added" in applied.stdout
+    # The state went to the bucket, under the service's key (no password in it: below).
+    state = s3.get_object(
+        Bucket="acme-terraform-state", Key="redis/shopping-cart/terraform.tfstate"
+    )
+    state_text = state["Body"].read().decode()
+    assert "aws_elasticache_user" in state_text
+    assert not (project / "terraform/terraform.tfstate").exists()
 
     cache = aws_env.client("elasticache")
     users = {u["UserId"]: u for u in cache.describe_users()["Users"]}
@@ -363,7 +373,7 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
 
     # No password exists: none in the state, the plan or the outputs. The users carry no
     # password (IAM, and a disabled default), the group no auth_token.
-    state = json.loads(tf.state_text())
+    state = json.loads(state_text)
     for resource in state["resources"]:
         for instance in resource["instances"]:
             attributes = instance["attributes"]
