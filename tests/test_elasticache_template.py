@@ -39,6 +39,7 @@ TUNED_VALKEY = ELASTICACHE | {
 
 TF_FILES = {
     "versions.tf",
+    "backend.tf",
     "variables.tf",
     "elasticache.tf",
     "iam.tf",
@@ -76,6 +77,7 @@ def test_an_elasticache_repository_has_no_kubernetes_redis_no_sentinel_and_no_se
         "engine",
         "topology",
         "aws_region",
+        "state_bucket",
         "vpc_id",
         "subnet_ids",
         "app_security_group_id",

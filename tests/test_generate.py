@@ -52,6 +52,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "topology",
         "secret_delivery",
         "aws_region",
+        "state_bucket",  # empty: local state (state_region is asked only with a bucket)
         "client_languages",
         "size",
         "customise",
