@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.topology",
     "tests.fixtures.versions",
     "tests.fixtures.tls",
+    "tests.fixtures.routes",
 ]
 
 # fixture -> what it starts

@@ -40,6 +40,7 @@ TUNED_VALKEY = ELASTICACHE | {
 
 TF_FILES = {
     "versions.tf",
+    "backend.tf",
     "variables.tf",
     "elasticache.tf",
     "iam.tf",
@@ -77,6 +78,7 @@ def test_an_elasticache_repository_has_no_kubernetes_redis_no_sentinel_and_no_se
         "engine",
         "topology",
         "aws_region",
+        "state_bucket",
         "vpc_id",
         "subnet_ids",
         "app_security_group_id",
@@ -124,6 +126,8 @@ def test_an_elasticache_repository_has_no_kubernetes_redis_no_sentinel_and_no_se
     assert targets == [
         "help",
         "install",
+        "install-tools",
+        "install-hooks",
         "infra",
         "endpoints",
         "check",
@@ -270,12 +274,15 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
             "vpc_id": vpc,
             "subnet_ids": ",".join(subnets),
             "app_security_group_id": app_sg,
+            "state_bucket": "acme-terraform-state",  # the state the whole group is in
         }
     )
+    s3 = aws_env.client("s3")
+    s3.create_bucket(Bucket="acme-terraform-state")
     tf = terraform(project)
     tf("fmt", "-check", "-diff", "-recursive")
     tf.use_emulator(aws_env.endpoint)
-    tf.init()
+    tf.init_with_emulated_s3(aws_env.endpoint)
 
     # The whole configuration plans (a plan validates it first); the replication group
     # is what the issue asks for.
@@ -324,6 +331,13 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
 
     applied = tf("apply", "-input=false", "-auto-approve", *[f"-target={a}" for a in EMULATED])
     assert "Apply complete! Resources: 6 added" in applied.stdout
+    # The state went to the bucket, under the service's key (no password in it: below).
+    state = s3.get_object(
+        Bucket="acme-terraform-state", Key="redis/shopping-cart/terraform.tfstate"
+    )
+    state_text = state["Body"].read().decode()
+    assert "aws_elasticache_user" in state_text
+    assert not (project / "terraform/terraform.tfstate").exists()
 
     cache = aws_env.client("elasticache")
     users = {u["UserId"]: u for u in cache.describe_users()["Users"]}
@@ -365,7 +379,7 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
 
     # No password exists: none in the state, the plan or the outputs. The users carry no
     # password (IAM, and a disabled default), the group no auth_token.
-    state = json.loads(tf.state_text())
+    state = json.loads(state_text)
     for resource in state["resources"]:
         for instance in resource["instances"]:
             attributes = instance["attributes"]

@@ -53,6 +53,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "topology",
         "secret_delivery",
         "aws_region",
+        "state_bucket",  # empty: local state (state_region is asked only with a bucket)
         "client_languages",
         "size",
         "customise",
@@ -370,3 +371,36 @@ def test_every_question_is_documented():
     for name, _spec in questions.items():
         if not name.startswith("_"):
             assert f"`{name}`" in documented, f"docs/questions.md does not mention {name}"
+
+
+@pytest.mark.parametrize(
+    ("answers", "topology"),
+    [
+        ({}, "sentinel"),
+        ({"topology": "cluster"}, "cluster"),
+        ({"secret_delivery": "external-secrets", "secret_store": "aws-secrets-manager"}, "eso"),
+    ],
+    ids=["sentinel-avp", "cluster-avp", "sentinel-eso"],
+)
+def test_the_readme_explains_the_app_side_of_the_delivery(generate, answers, topology):
+    """A team deploying its app from another repository learns what the delivery needs."""
+    readme = " ".join((generate(answers) / "README.md").read_text().split())
+    section = readme[readme.index("### The app's own deployment") :]
+    section = section[: section.index("## ", 5)]
+    # The example: a kustomization in another repository, taking both components by git URL.
+    for component in ("redis-secret", "redis-env"):
+        assert (
+            f"https://github.com/ORG/shopping-cart-redis//manifest/components/{component}?ref=v1.0.0"
+            in section
+        )
+    assert "kind: Application" in section and "namespace: shopping-cart" in section
+    if topology == "eso":
+        assert section.startswith("### The app's own deployment Nothing else:")
+        assert "needs no plugin" in section and "plugin: name:" not in section
+    else:
+        assert "**the app's own deployment must go through argocd-vault-plugin too**" in section
+        assert (
+            "receives the literal text `<path:shopping-cart-redis#db-password>` as its password"
+            in section
+        )
+        assert "plugin: name: argocd-vault-plugin-kustomize" in section

@@ -20,7 +20,6 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -29,8 +28,8 @@ import pytest
 from redis_scaffold.project import read_answers
 from redis_scaffold.sandbox.emulator import aws_env
 from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG
+from tests.fixtures.routes import Routes
 
-ROUTE_SCRIPT = REPO_ROOT / "scripts" / "route-venvs.sh"
 AWS_VARS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -51,33 +50,6 @@ SERVICE_COMMANDS = (
     ["adopt"],
     ["post-copy"],
 )
-
-
-@dataclass(frozen=True)
-class Routes:
-    root: Path
-
-    @property
-    def wheelhouse(self) -> Path:
-        return self.root / "wheelhouse"
-
-    def bin(self, route: str, name: str) -> str:
-        return str(self.root / route / "bin" / name)
-
-
-@pytest.fixture(scope="session")
-def routes() -> Routes:
-    """The route venvs for this pyproject.toml, with the working tree's code installed."""
-    result = subprocess.run(
-        ["bash", str(ROUTE_SCRIPT), "--offline"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode == 3:
-        pytest.skip(result.stderr.strip())
-    assert result.returncode == 0, result.stderr[-3000:]
-    return Routes(Path(result.stdout.strip().splitlines()[-1]))
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:

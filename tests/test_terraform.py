@@ -74,13 +74,20 @@ def test_generated_terraform_with_a_kms_key_is_formatted_and_valid(generate, ter
 def test_terraform_alone_creates_the_secret_and_keeps_the_password_out_of_state(
     generate, terraform, aws_env
 ):
-    project = generate()
-    assert TF_FILES <= {p.name for p in (project / "terraform").iterdir()}
+    # A team that keeps its state in S3, as the README recommends.
+    project = generate({"state_bucket": "acme-terraform-state", "state_region": "us-east-1"})
+    assert TF_FILES | {"backend.tf"} <= {p.name for p in (project / "terraform").iterdir()}
     assert tfvars_of(project)["kms_key_id"] == ""
+    backend = (project / "terraform/backend.tf").read_text()
+    assert 'bucket       = "acme-terraform-state"' in backend
+    assert 'key          = "redis/shopping-cart/terraform.tfstate"' in backend
+    assert "use_lockfile = true" in backend and "endpoint" not in backend
+    s3 = aws_env.client("s3")
+    s3.create_bucket(Bucket="acme-terraform-state")
     tf = terraform(project)
     tf("fmt", "-check", "-diff", "-recursive")
     tf.use_emulator(aws_env.endpoint)
-    tf.init()
+    tf.init_with_emulated_s3(aws_env.endpoint)
     plan = tf.plan()  # a plan validates the configuration first: no separate validate
     assert plan.changes == {
         "aws_secretsmanager_secret.this": ("create", None),
@@ -91,7 +98,17 @@ def test_terraform_alone_creates_the_secret_and_keeps_the_password_out_of_state(
     value, version = secret_value(aws_env, "shopping-cart-redis")
     password = json.loads(value)["db-password"]
     assert len(password) >= 32 and password.isalnum()
-    assert_absent(password, tf.state_text(), "terraform.tfstate")
+    # The state is in the bucket, under the service's key, with the secret and without
+    # its value; nothing is left on this machine, and the lock was released.
+    state = s3.get_object(
+        Bucket="acme-terraform-state", Key="redis/shopping-cart/terraform.tfstate"
+    )
+    state_text = state["Body"].read().decode()
+    assert "aws_secretsmanager_secret" in state_text and "shopping-cart-redis" in state_text
+    assert_absent(password, state_text, "the state in S3")
+    assert not (project / "terraform/terraform.tfstate").exists()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="acme-terraform-state")["Contents"]]
+    assert keys == ["redis/shopping-cart/terraform.tfstate"]
     assert_absent(password, plan.stream, "terraform plan's output")
     assert_absent(password, applied.stdout + applied.stderr, "terraform apply's output")
     tags = {
@@ -246,3 +263,24 @@ def test_the_reader_role_trusts_only_the_stores_service_accounts_and_reads_only_
     assert arn == role["Arn"]
     store = (project / "manifest/components/redis-secret/secret-store.yaml").read_text()
     assert f"eks.amazonaws.com/role-arn: {arn}\n" in store
+
+
+# ------------------------------------------------------------------ Terraform state
+def test_state_is_local_unless_a_bucket_is_given_and_the_readme_says_which(generate, tmp_path):
+    local = generate(name="local")
+    assert 'backend "s3"' not in (local / "terraform/backend.tf").read_text()
+    readme = " ".join((local / "README.md").read_text().split())
+    assert "**The state is local.** No `state_bucket` was given" in readme
+    assert "copier update --trust --data state_bucket=BUCKET" in readme
+    assert "terraform init -migrate-state" in readme
+
+    remote = generate({"state_bucket": "acme-state", "state_region": "eu-west-1"}, name="remote")
+    backend = (remote / "terraform/backend.tf").read_text()
+    assert 'region       = "eu-west-1"' in backend and "use_lockfile = true" in backend
+    readme = " ".join((remote / "README.md").read_text().split())
+    assert "Terraform keeps its state in S3: bucket `acme-state`" in readme
+    assert "state is local" not in readme
+
+    with pytest.raises(ValueError, match="must be an S3 bucket name"):
+        generate({"state_bucket": "Acme_State"}, name="bad")
+    assert not (tmp_path / "bad").exists()

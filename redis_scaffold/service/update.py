@@ -202,7 +202,7 @@ def check_can_update(project: Path) -> dict:
         raise UpdateError(
             f"the template {src} has no PEP 440 version tags (such as v1.2.0): copier "
             "cannot update from or to an untagged template. Template maintainers: see "
-            "docs/updating.md, 'Releasing'."
+            "docs/updating.md, section 'Release' (tag vX.Y.Z after the CHANGELOG entry)."
         )
     return answers
 
