@@ -16,7 +16,6 @@ paths, cheaply (no rendering, no terminal).
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import copier._main as copier_main
 import pytest
@@ -106,22 +105,15 @@ def scripted_person(rng: random.Random):
     return prompt
 
 
-@pytest.fixture(scope="module")
-def template_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.fixtures.generation import snapshot_template
-
-    return snapshot_template(tmp_path_factory.mktemp("template"))
-
-
 @pytest.mark.parametrize("seed", range(2))
 def test_every_path_through_the_interview_reaches_the_end(
-    template_snapshot, tmp_path, monkeypatch, seed
+    template_src, tmp_path, monkeypatch, seed
 ):
     """40 walks per seed, each choice and edge answer drawn at random (reproducible)."""
     rng = random.Random(seed)
     monkeypatch.setattr(copier_main, "unsafe_prompt", scripted_person(rng))
     worker = Worker(
-        src_path=str(template_snapshot),
+        src_path=str(template_src),
         dst_path=tmp_path / "never-written",
         vcs_ref=TEMPLATE_TAG,
         unsafe=True,

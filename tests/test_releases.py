@@ -124,13 +124,22 @@ def test_remote_templates_give_pip_a_valid_vcs_requirement(repo, tmp_path, src, 
 
 
 @pytest.mark.parametrize("form", ["path", "file-url"])
-def test_make_install_hooks_installs_from_a_local_template_offline(
-    form, routes, template_src, repo, tmp_path
+def test_a_local_template_path_and_its_file_url_name_the_same_requirement(
+    form, template_src, repo, tmp_path
 ):
     src = str(template_src) if form == "path" else f"file://{template_src}"
     project = with_answers(Path(shutil.copytree(repo, tmp_path / "svc")), src, TEMPLATE_TAG)
     assert requirement_of(project) == (
         f"redis-scaffold @ git+file://localhost{template_src}@{TEMPLATE_TAG}"
+    )
+
+
+def test_make_install_hooks_installs_from_a_local_template_offline(
+    routes, template_src, repo, tmp_path
+):
+    """The one requirement both local forms give (above), installed for real by make."""
+    project = with_answers(
+        Path(shutil.copytree(repo, tmp_path / "svc")), str(template_src), TEMPLATE_TAG
     )
     env = {
         # python3: the interpreter the wheelhouse was built for, no project venv
