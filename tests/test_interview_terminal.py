@@ -40,6 +40,14 @@ QUESTIONS = {
 }
 FIRST_LINES = {spec["help"].splitlines()[0]: name for name, spec in QUESTIONS.items()}
 DOWN, UP = "\x1b[B", "\x1b[A"
+# prompt_toolkit asks the terminal where its cursor is (CPR, ESC[6n) and waits about a
+# second for the answer at the end of every prompt. A real terminal answers at once;
+# pexpect's pty is no terminal emulator, so the Terminal below answers as one would,
+# with the top-left corner: it keeps no screen to know the true position. A story that
+# reads a refusal from the validation toolbar leaves the request unanswered instead:
+# prompt_toolkit then draws without a known position (after its one-second wait) and
+# writes the message whole, where a made-up position makes it redraw cell by cell.
+CPR_REQUEST, CPR_ANSWER = "\x1b[6n", "\x1b[1;1R"
 # A new prompt: bracketed paste on, then copier's qmark and the first line, up to its style's end.
 PROMPT = re.compile(
     r"\x1b\[\?2004h(?:(?!\x1b\[\?2004l).)*?🎤(?:\x1b\[[0-9;]*m)* ([^\x1b\r\n]*)", re.S
@@ -60,7 +68,8 @@ def choices_of(name: str) -> list:
 class Terminal:
     """One `copier copy` in a pseudo-terminal of 80 columns, answered key by key."""
 
-    def __init__(self, template: Path, dst: Path):
+    def __init__(self, template: Path, dst: Path, answer_cpr: bool = True):
+        self.answer_cpr = answer_cpr
         env = {**os.environ, "TERM": "xterm", "COLUMNS": str(COLUMNS)}
         self.child = pexpect.spawn(
             str(copier_as_installed()),
@@ -80,7 +89,7 @@ class Terminal:
         (ESC[?2004h) before drawing; the redraw of an answered prompt comes before it
         turns it off again, so it is never taken for a new prompt.
         """
-        index = self.child.expect([PROMPT, pexpect.EOF])
+        index = self.expect([PROMPT, pexpect.EOF])
         if index == 1:
             return None
         line = self.child.match.group(1)
@@ -90,11 +99,26 @@ class Terminal:
         self.settle()
         return name
 
+    def expect(self, patterns: list, exact: bool = False) -> int:
+        """pexpect's expect, answering every cursor-position request on the way."""
+        cpr = len(patterns)
+        while True:
+            if exact:
+                index = self.child.expect_exact([*patterns, CPR_REQUEST])
+            else:
+                index = self.child.expect([*patterns, re.escape(CPR_REQUEST)])
+            if index != cpr:
+                return index
+            if self.answer_cpr:
+                self.child.send(CPR_ANSWER)
+
     def settle(self) -> None:
         """Let prompt_toolkit finish drawing the prompt before the first key."""
         while True:
             try:
-                self.child.read_nonblocking(65536, timeout=0.3)
+                drawn = self.child.read_nonblocking(65536, timeout=0.3)
+                if self.answer_cpr and CPR_REQUEST in drawn:
+                    self.child.send(CPR_ANSWER)
             except pexpect.TIMEOUT:
                 return
 
@@ -107,7 +131,7 @@ class Terminal:
     def refused(self, name: str, bad: str) -> None:
         """Type a bad answer: the prompt refuses it with the rule and stays."""
         self.type_text(bad)
-        self.child.expect_exact([f"Validation error for question '{name}'", "Invalid input"])
+        self.expect([f"Validation error for question '{name}'", "Invalid input"], exact=True)
         self.refusals.append(self.child.after)
         self.settle()
 
@@ -139,7 +163,7 @@ class Terminal:
             self.type_text(str(value))
 
     def finish(self) -> int:
-        self.child.expect(pexpect.EOF)
+        self.expect([pexpect.EOF])
         self.child.close()
         return self.child.exitstatus
 
@@ -150,7 +174,7 @@ def interview(template: Path, dst: Path, answers: dict, bad: dict | None = None)
     `bad` maps a question to answers typed first, each of which must be refused there
     (the question then needs its good answer in `answers`: the bad one stays typed).
     """
-    terminal = Terminal(template, dst)
+    terminal = Terminal(template, dst, answer_cpr=not bad)
     while (name := terminal.next_prompt()) is not None:
         for wrong in (bad or {}).get(name, []):
             terminal.refused(name, wrong)
