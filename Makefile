@@ -9,16 +9,22 @@ demo: bootstrap ## Generate the shopping-cart repository and run its hooks again
 # on subprocesses (copier, terraform, redis), so more workers than cores pays off
 # (figures: docs/performance.md). TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
+# The tests' scratch files (rendered repositories, git clones, venvs, terraform working
+# directories) live on a RAM-backed tmpfs where the machine has one: on this VM's disk,
+# creating and removing the suite's many small files cost more CPU than the tests'
+# own work (docs/performance.md, "Scratch files on tmpfs"). TEST_TMP=... overrides.
+TEST_TMP ?= $(shell bash scripts/test-tmp.sh)
+PYTEST = TMPDIR=$(TEST_TMP) bash scripts/offline.sh .venv/bin/python -m pytest --basetemp=$(TEST_TMP)/pytest
 
 test: bootstrap-test routes scan lint ## Run the test suite (real copier, terraform, kubectl, redis processes, moto)
-	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS)
+	$(PYTEST) -n $(TEST_WORKERS)
 
 lint: bootstrap-test ## ruff: the linter and the formatter, as a check
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
 test-fast: bootstrap-test ## The quick loop: the suite without real servers and end-to-end tool chains (-m "not slow")
-	bash scripts/offline.sh .venv/bin/python -m pytest -n $(TEST_WORKERS) -m "not slow"
+	$(PYTEST) -n $(TEST_WORKERS) -m "not slow"
 
 bench: bootstrap-test ## Run the benchmarks and print their figures
 	.venv/bin/python -m benchmarks

@@ -16,6 +16,12 @@
 //       publish:* copies the workspace it is handed to CAPTURE_DIR, catalog:register
 //       records its input. Prints {"output": ..., "published": [...], "registered": [...]}.
 //
+//   node scaffold.cjs run-many TEMPLATE.yaml JOBS.json
+//       Several button presses, one after the other, in one process (a backend runs many
+//       tasks; starting node and loading the scaffolder costs about 2 s a press):
+//       JOBS.json is {"name": {"values": VALUES.json, "capture": CAPTURE_DIR}}. Prints
+//       {"name": {"result": ...} or {"error": "..."}}: one refused press fails alone.
+//
 // Exit 0 on success; 1 with the error on stderr.
 'use strict';
 
@@ -155,6 +161,8 @@ function actionRegistry(captureDir, calls) {
   return { registry, integrations };
 }
 
+let taskCount = 0;
+
 async function run(templateFile, valuesFile, captureDir) {
   const { NunjucksWorkflowRunner } = backendModule('scaffolder/tasks/NunjucksWorkflowRunner.cjs.js');
   const entity = readTemplate(templateFile);
@@ -168,7 +176,7 @@ async function run(templateFile, valuesFile, captureDir) {
     actionRegistry: registry, integrations, logger: quiet, workingDirectory, metrics: noMetrics,
   });
   const logs = [];
-  const taskId = `task-${process.pid}`;
+  const taskId = `task-${process.pid}-${(taskCount += 1)}`;
   // The task as the router builds it from a template registered at a file: location.
   const task = {
     taskId,
@@ -198,20 +206,40 @@ async function run(templateFile, valuesFile, captureDir) {
     const result = await runner.execute(task);
     return { output: result.output, ...calls };
   } catch (error) {
-    process.stderr.write(`--- task log ---\n${logs.join('\n')}\n--- end of task log ---\n`);
+    error.taskLog = logs.join('\n');
     throw error;
   } finally {
     fs.rmSync(workingDirectory, { recursive: true, force: true });
   }
 }
 
+function failure(error) {
+  const log = error.taskLog === undefined ? '' : `--- task log ---\n${error.taskLog}\n--- end of task log ---\n`;
+  return `${log}${error.stack || error}`;
+}
+
+async function runMany(templateFile, jobsFile) {
+  const jobs = JSON.parse(fs.readFileSync(jobsFile, 'utf8'));
+  const results = {};
+  for (const [name, job] of Object.entries(jobs)) {
+    try {
+      results[name] = { result: await run(templateFile, job.values, job.capture) };
+    } catch (error) {
+      results[name] = { error: failure(error) };
+    }
+  }
+  return results;
+}
+
 async function main([command, ...args]) {
   if (command === 'validate' && args.length === 2) return validate(...args);
   if (command === 'run' && args.length === 3) return run(...args);
-  throw new Error('usage: scaffold.cjs validate TEMPLATE FORMS | run TEMPLATE VALUES CAPTURE_DIR');
+  if (command === 'run-many' && args.length === 2) return runMany(...args);
+  throw new Error(
+    'usage: scaffold.cjs validate TEMPLATE FORMS | run TEMPLATE VALUES CAPTURE_DIR | run-many TEMPLATE JOBS');
 }
 
 main(process.argv.slice(2)).then(
   (result) => { process.stdout.write(`${JSON.stringify(result)}\n`); },
-  (error) => { process.stderr.write(`${error.stack || error}\n`); process.exitCode = 1; },
+  (error) => { process.stderr.write(`${failure(error)}\n`); process.exitCode = 1; },
 );
