@@ -5,10 +5,10 @@ demo: bootstrap ## Generate the shopping-cart repository and run its hooks again
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
 # Independent tests run in parallel (pytest-xdist, work stealing, longest modules first:
-# tests/conftest.py). 4 workers on 2 cores: most tests wait
-# on subprocesses (copier, terraform, redis), so more workers than cores pays off
+# tests/conftest.py). 8 workers on 2 cores: most of the wall time is waiting
+# (Sentinel's timers in the failover stories, the typed interviews), so more workers than cores pays off
 # (figures: docs/performance.md). TEST_WORKERS=0 runs serially.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 8
 # The tests' scratch files (rendered repositories, git clones, venvs, terraform working
 # directories) live on a RAM-backed tmpfs where the machine has one: on this VM's disk,
 # creating and removing the suite's many small files cost more CPU than the tests'

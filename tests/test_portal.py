@@ -436,6 +436,7 @@ def test_rules_between_answers_stop_the_button_before_anything_is_published(
 
 
 OLD, NEW = "v0.1.0", "v0.2.0"
+RELEASED_FORM = {"service_name": "ledger", "customise": True, "kms_key_id": "alias/ledger"}
 
 
 @pytest.fixture(scope="module")
@@ -470,7 +471,7 @@ def test_a_portal_repository_follows_the_template_with_copier_update(
     backstage_installed, released_template, tmp_path
 ):
     repo_src, exports = released_template
-    answers = {"service_name": "ledger", "customise": True, "kms_key_id": "alias/ledger"}
+    answers = RELEASED_FORM
     repo, _ = press_the_button(exports / OLD / "template.yaml", answers, tmp_path / "old")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
@@ -496,6 +497,13 @@ def test_a_portal_repository_follows_the_template_with_copier_update(
     fresh = copier_copy(repo_src, answers, tmp_path / "copier-new", NEW)
     assert tree(fresh) == tree(repo)
     assert (repo / "PYTHON.md").read_text() == "Python client for sentinel.\n"
+
+
+def test_the_new_releases_conditional_parts_are_what_copier_makes(
+    backstage_installed, released_template, tmp_path
+):
+    repo_src, exports = released_template
+    answers = RELEASED_FORM
     conditional = {
         "limits": {"redis_cpu_limit": "2"},
         "no-kms": {"kms_key_id": ""},
