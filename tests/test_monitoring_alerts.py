@@ -406,3 +406,9 @@ def test_rules_and_dashboard_name_only_metrics_the_exporter_exposes(stacks):
         assert queries, "the dashboard has queries"
         named = {m for e in exprs + queries for m in METRIC.findall(e)}
         assert named - scraped == set(), f"{stack.name}: not exposed: {sorted(named - scraped)}"
+
+
+def test_no_exporter_or_prometheus_log_holds_the_password(stacks):
+    for stack in stacks:
+        for log in stack.workdir.glob("*.log"):
+            assert stack.topo.password not in log.read_text(errors="replace"), log.name
