@@ -196,3 +196,16 @@ def test_a_bad_monitoring_namespace_is_refused_naming_the_field(generate):
         generate(MONITORING | {"monitoring_namespace": "Prometheus_NS"}, name="rejected")
     assert "'monitoring_namespace'" in str(excinfo.value)
     assert "DNS-1123" in str(excinfo.value)
+
+
+def test_a_bad_alarm_topic_is_refused_naming_the_field(generate):
+    network = {
+        "topology": "elasticache",
+        "vpc_id": "vpc-0123abcd",
+        "subnet_ids": "subnet-0123abcd,subnet-0123abce",
+        "app_security_group_id": "sg-0123abcd",
+    }
+    with pytest.raises(ValueError) as excinfo:
+        generate(network | {"alarm_topic_arn": "oncall"}, name="rejected")
+    assert "'alarm_topic_arn'" in str(excinfo.value)
+    assert "SNS topic ARN" in str(excinfo.value)
