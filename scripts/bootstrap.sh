@@ -8,8 +8,9 @@
 #                               network tools of the offline namespace and the partition
 #                               tests (iproute2, util-linux, nftables), node with
 #                               Backstage's scaffolder packages and ioredis (npm ci from
-#                               committed lockfiles), and stock cookiecutter in a venv
-#                               of its own
+#                               committed lockfiles), stock cookiecutter in a venv of its
+#                               own, and Debian's prometheus (promtool) and
+#                               prometheus-redis-exporter for the alert tests
 #
 # The demo never runs node, the portal engine or the scanners, so it does not wait for
 # them (docs/performance.md, "make demo"). Each step is stamped and skipped when nothing
@@ -30,12 +31,17 @@ if [ "$mode" = test ]; then
   command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   # nft draws the network partitions of the fault tests (in their private namespace).
   command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+  # The alert stories' real consumers: Prometheus (it brings promtool) and redis_exporter,
+  # run as plain processes on loopback by the tests, never as the packaged services.
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v prometheus-redis-exporter >/dev/null 2>&1 || missing+=(prometheus-redis-exporter)
 fi
 if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   echo "bootstrap: installing ${missing[*]} from Debian's packages"
   $sudo apt-get update -qq
-  # policy-rc.d-less containers would otherwise try to start the packaged redis service.
+  # policy-rc.d-less containers would otherwise try to start the packaged redis,
+  # prometheus and exporter services.
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

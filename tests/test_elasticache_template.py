@@ -82,6 +82,7 @@ def test_an_elasticache_repository_has_no_kubernetes_redis_no_sentinel_and_no_se
         "vpc_id",
         "subnet_ids",
         "app_security_group_id",
+        "alarm_topic_arn",
         "size",
         "customise",
         "check_elasticache",
@@ -102,6 +103,7 @@ def test_an_elasticache_repository_has_no_kubernetes_redis_no_sentinel_and_no_se
         "snapshot_retention_limit": 7,
         "user_id": "shopping-cart-app",
         "default_user_id": "shopping-cart-default-off",
+        "alarm_topic_arn": "",
         "tags": {
             "service": "shopping-cart",
             "owner": "group:default/platform-team",
@@ -242,7 +244,18 @@ EMULATED = [
     "aws_elasticache_user.app",
     "aws_elasticache_user.default",
     "aws_iam_policy.connect",
+    "aws_sns_topic.alarms[0]",
 ]
+# The CloudWatch alarms: each metric on each of the 3 nodes (GROUP-001 to -003).
+NODES = [f"shopping-cart-redis-00{i}" for i in (1, 2, 3)]
+ALARM_METRICS = {
+    "cpu": "EngineCPUUtilization",
+    "memory": "DatabaseMemoryUsagePercentage",
+    "replication-lag": "ReplicationLag",
+    "evictions": "Evictions",
+    "connections": "CurrConnections",
+}
+ALARMS = [f'aws_cloudwatch_metric_alarm.node["{n}/{a}"]' for n in NODES for a in ALARM_METRICS]
 
 
 def planned_values(tf) -> dict[str, dict]:
@@ -252,6 +265,12 @@ def planned_values(tf) -> dict[str, dict]:
         for r in shown["planned_values"]["root_module"]["resources"]
         if r["mode"] == "managed"
     }
+
+
+def plan_after_unknown(tf) -> dict[str, dict]:
+    """address -> the attributes whose planned value is known only after apply."""
+    shown = json.loads(tf("show", "-json", "tfplan").stdout)
+    return {c["address"]: c["change"]["after_unknown"] for c in shown["resource_changes"]}
 
 
 def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
@@ -289,6 +308,7 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
     plan = tf.plan()
     assert set(plan.changes) == {
         *EMULATED,
+        *ALARMS,
         "aws_elasticache_user_group.this",
         "aws_elasticache_replication_group.this",
     }
@@ -329,8 +349,9 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
     user_group = planned["aws_elasticache_user_group.this"]
     assert sorted(user_group["user_ids"]) == ["shopping-cart-app", "shopping-cart-default-off"]
 
-    applied = tf("apply", "-input=false", "-auto-approve", *[f"-target={a}" for a in EMULATED])
-    assert "Apply complete! Resources: 6 added" in applied.stdout
+    targets = [*EMULATED, "aws_cloudwatch_metric_alarm.node"]
+    applied = tf("apply", "-input=false", "-auto-approve", *[f"-target={a}" for a in targets])
+    assert f"Apply complete! Resources: {len(EMULATED) + len(ALARMS)} added" in applied.stdout
     # The state went to the bucket, under the service's key (no password in it: below).
     state = s3.get_object(
         Bucket="acme-terraform-state", Key="redis/shopping-cart/terraform.tfstate"
@@ -376,6 +397,22 @@ def test_terraform_applies_the_users_network_and_policy_and_holds_no_secret(
         "arn:aws:elasticache:us-east-1:123456789012:replicationgroup:shopping-cart-redis",
         app["ARN"],
     ]
+
+    # The alarms (issue 23): every metric on every node, notifying the topic Terraform
+    # made (alarm_topic_arn was empty), which the group's own events also go to.
+    topic = tf("output", "-raw", "alarm_topic_arn").stdout
+    assert aws_env.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    alarms = aws_env.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert sorted((a["Dimensions"][0]["Value"], a["MetricName"]) for a in alarms) == sorted(
+        (n, m) for n in NODES for m in ALARM_METRICS.values()
+    )
+    for alarm in alarms:
+        assert alarm["Namespace"] == "AWS/ElastiCache"
+        assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    assert (
+        "notification_topic_arn" in plan_after_unknown(tf)["aws_elasticache_replication_group.this"]
+    )
 
     # No password exists: none in the state, the plan or the outputs. The users carry no
     # password (IAM, and a disabled default), the group no auth_token.

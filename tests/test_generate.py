@@ -55,6 +55,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "aws_region",
         "state_bucket",  # empty: local state (state_region is asked only with a bucket)
         "client_languages",
+        "monitoring",  # none: no exporters (docs/design.md, "Monitoring")
         "size",
         "customise",
         "create_secret",

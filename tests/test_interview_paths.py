@@ -37,6 +37,8 @@ EDGES: dict[str, list] = {
     "vpc_id": ["vpc-0123abcd"],
     "subnet_ids": ["subnet-0123abcd,subnet-0123abce"],
     "app_security_group_id": ["sg-0123abcd"],
+    "monitoring_namespace": ["m", "z" * 63],
+    "alarm_topic_arn": ["", "arn:aws:sns:us-east-1:123456789012:oncall"],
     "description": ["d"],
     "system": ["s.y_s", "A"],
     "app_deployment": ["web.v2", "1app", "a" * 253, "app"],

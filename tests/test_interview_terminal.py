@@ -253,8 +253,15 @@ def test_external_secrets_with_an_empty_store_then_a_typed_oidc_arn(template_src
 
 
 def test_cluster_customised_with_a_high_redis_port(template_src, tmp_path):
-    """redis_port 60000: the bus port's default is 50000, and it is asked."""
-    answers = {"topology": "cluster", "customise": True, "redis_port": 60000}
+    """redis_port 60000: the bus port's default is 50000, and it is asked. With
+    monitoring chosen, its namespace is asked (and typed)."""
+    answers = {
+        "topology": "cluster",
+        "monitoring": "prometheus-operator",
+        "monitoring_namespace": "observability",
+        "customise": True,
+        "redis_port": 60000,
+    }
     result = story(template_src, tmp_path, answers)
     assert result["recorded"]["cluster_bus_port"] == 50000
 

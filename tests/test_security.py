@@ -38,7 +38,7 @@ TEST_DIGEST = "sha256:" + hashlib.sha256(b"redis-scaffold test digest").hexdiges
 
 # The variants scanned. Every choice of the questions in CHOICE_QUESTIONS that copier.yml
 # offers is added on its own (with CHOICE_ANSWERS when it needs more answers), so a new
-# size, topology, engine or secret delivery is scanned the day it appears.
+# size, topology, engine, secret delivery or monitoring is scanned the day it appears.
 VARIANTS = {
     "defaults": {},
     "customised": {
@@ -50,7 +50,7 @@ VARIANTS = {
         "redis_image_digest": TEST_DIGEST,
     },
 }
-CHOICE_QUESTIONS = ("size", "topology", "engine", "secret_delivery")
+CHOICE_QUESTIONS = ("size", "topology", "engine", "secret_delivery", "monitoring")
 CHOICE_ANSWERS = {
     "topology=elasticache": {
         "vpc_id": "vpc-0123456789abcdef0",

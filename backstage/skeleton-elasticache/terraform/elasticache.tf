@@ -91,7 +91,77 @@ resource "aws_elasticache_replication_group" "this" {
   snapshot_retention_limit   = var.snapshot_retention_limit
   final_snapshot_identifier  = var.snapshot_retention_limit == 0 ? null : "${var.replication_group_id}-final"
   auto_minor_version_upgrade = true
+  # ElastiCache's own events (failover complete, node replaced, ...) go to the alarm topic.
+  notification_topic_arn = local.alarm_topic_arn
   # Changes wait for the maintenance window unless you apply with -var apply_immediately.
   apply_immediately = false
   tags              = var.tags
+}
+
+# ------------------------------------------------------------------ alarms
+# CloudWatch alarms on every node of the group (member clusters GROUP-001, -002, ...),
+# for what the Kubernetes topologies' Prometheus rules watch: engine CPU, memory against
+# maxmemory, replication lag (on whichever node is a replica now), evictions and
+# connections. They and the group's failover events notify one SNS topic:
+# var.alarm_topic_arn, or the topic made here when that is empty. docs/operations.md in
+# the template says what each one means and what to do.
+
+resource "aws_sns_topic" "alarms" {
+  count             = var.alarm_topic_arn == "" ? 1 : 0
+  name              = "${var.replication_group_id}-alarms"
+  kms_master_key_id = "alias/aws/sns"
+  tags              = var.tags
+}
+
+locals {
+  alarm_topic_arn = var.alarm_topic_arn == "" ? aws_sns_topic.alarms[0].arn : var.alarm_topic_arn
+  nodes           = [for i in range(1 + var.replicas) : format("%s-%03d", var.replication_group_id, i + 1)]
+  # metric -> statistic, comparison, threshold, and what it means (the alarm's description).
+  alarms = {
+    cpu = {
+      metric = "EngineCPUUtilization", statistic = "Average", threshold = var.alarm_engine_cpu_percent,
+      text   = "the engine's thread is busy above the threshold: commands queue and latency grows"
+    }
+    memory = {
+      metric = "DatabaseMemoryUsagePercentage", statistic = "Average", threshold = var.alarm_memory_percent,
+      text   = "memory is near maxmemory: writes are refused or keys evicted when it is reached"
+    }
+    replication-lag = {
+      metric = "ReplicationLag", statistic = "Maximum", threshold = var.alarm_replication_lag_seconds,
+      text   = "a replica is behind the primary: reads from it are stale, a failover to it loses writes"
+    }
+    evictions = {
+      metric = "Evictions", statistic = "Sum", threshold = 0,
+      text   = "keys were evicted because maxmemory was reached"
+    }
+    connections = {
+      metric = "CurrConnections", statistic = "Maximum", threshold = var.alarm_connections,
+      text   = "connections are near the node's limit (65000): a client leaks connections"
+    }
+  }
+  node_alarms = {
+    for pair in setproduct(local.nodes, keys(local.alarms)) : "${pair[0]}/${pair[1]}" => {
+      node = pair[0], alarm = local.alarms[pair[1]]
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "node" {
+  for_each            = local.node_alarms
+  alarm_name          = replace(each.key, "/", "-")
+  alarm_description   = "${each.value.alarm.metric} of ${each.value.node}: ${each.value.alarm.text}."
+  namespace           = "AWS/ElastiCache"
+  metric_name         = each.value.alarm.metric
+  dimensions          = { CacheClusterId = each.value.node }
+  statistic           = each.value.alarm.statistic
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value.alarm.threshold
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  # A node that is not a replica has no ReplicationLag; a missing point is no alarm.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = [local.alarm_topic_arn]
+  ok_actions         = [local.alarm_topic_arn]
+  tags               = var.tags
 }

@@ -32,6 +32,11 @@ output "connect_policy_json" {
   description = "The same policy document, for a role managed elsewhere."
   value       = data.aws_iam_policy_document.connect.json
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the CloudWatch alarms and of the group's events: subscribe the on-call to it."
+  value       = local.alarm_topic_arn
+}
 {% endwith %}{% else %}{% with %}output "secret_arn" {
   description = "ARN of the Secrets Manager secret that holds the Redis password."
   value       = aws_secretsmanager_secret.this.arn

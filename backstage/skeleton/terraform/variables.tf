@@ -93,6 +93,36 @@ variable "default_user_id" {
   description = "ID of the disabled user that takes the name `default` in the user group."
 }
 
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic of the CloudWatch alarms and the group's events; empty makes one."
+  default     = ""
+}
+
+variable "alarm_engine_cpu_percent" {
+  type        = number
+  description = "EngineCPUUtilization (%) above which a node alarms."
+  default     = 80
+}
+
+variable "alarm_memory_percent" {
+  type        = number
+  description = "DatabaseMemoryUsagePercentage above which a node alarms."
+  default     = 90
+}
+
+variable "alarm_replication_lag_seconds" {
+  type        = number
+  description = "ReplicationLag (s) above which a replica alarms."
+  default     = 10
+}
+
+variable "alarm_connections" {
+  type        = number
+  description = "CurrConnections above which a node alarms (a node accepts 65000)."
+  default     = 50000
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags of every resource (service, owner, managed-by)."
