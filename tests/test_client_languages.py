@@ -30,6 +30,7 @@ NODE_FILES = {
 }
 PYTHON_FILES = {
     "client/python/redis_client.py",
+    "client/python/requirements.txt",
     "client/python/README.md",
 }
 CLIENTS = Path(__file__).parents[1] / "clients"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -52,25 +53,30 @@ def test_the_python_library_installs_from_its_wheel_and_sdist(tmp_path):
     wheels = REPO_ROOT / ".venv-clients" / "wheels"
     if not wheels.is_dir():
         pytest.fail(f"no {wheels}: run scripts/bootstrap.sh test (make test does)")
-    dist = tmp_path / "dist"
+    dist, source = tmp_path / "dist", tmp_path / "source"
+    # From a copy: building writes egg-info next to the sources.
+    shutil.copytree(
+        CLIENTS / "python", source, ignore=shutil.ignore_patterns("*.egg-info", "build")
+    )
     run(
         [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel",
-         "--outdir", str(dist), str(CLIENTS / "python")],
+         "--outdir", str(dist), str(source)],
         tmp_path,
     )  # fmt: skip
     version = tomllib.loads((CLIENTS / "python/pyproject.toml").read_text())["project"]["version"]
     wheel = dist / f"redis_service_client-{version}-py3-none-any.whl"
-    sdist = dist / f"redis_service_client-{version}.tar.gz"
-    assert wheel.is_file() and sdist.is_file(), sorted(p.name for p in dist.iterdir())
+    # (setuptools >= 69 names the sdist redis_service_client-..., older ones redis-service-client-...)
+    sdists = sorted(dist.glob(f"redis?service?client-{version}.tar.gz"))
+    assert wheel.is_file() and len(sdists) == 1, sorted(p.name for p in dist.iterdir())
+    sdist = sdists[0]
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         metadata = z.read(f"redis_service_client-{version}.dist-info/METADATA").decode()
     assert "redis_service_client/sentinel.py" in names
     assert "Requires-Dist: redis<8.2,>=5.0.1" in metadata
     with tarfile.open(sdist) as t:
-        assert (
-            f"redis_service_client-{version}/src/redis_service_client/sentinel.py" in t.getnames()
-        )
+        top = sdist.name.removesuffix(".tar.gz")
+        assert f"{top}/src/redis_service_client/sentinel.py" in t.getnames()
 
     app = tmp_path / "app-venv"
     venv.create(app, with_pip=True)
