@@ -156,7 +156,9 @@ def test_make_install_hooks_installs_from_a_local_template_offline(
     assert installed.returncode == 0 and installed.stdout.startswith("usage: redis-scaffold")
     # The client library of the same release came along (client_languages: python), and
     # the generated adapter imports it.
-    probe = "import redis, redis_service_client, runpy; runpy.run_path('client/python/redis_client.py')"
+    probe = (
+        "import redis, redis_service_client, runpy; runpy.run_path('client/python/redis_client.py')"
+    )
     assert run([str(project / ".venv/bin/python"), "-c", probe], project).returncode == 0
 
 
