@@ -3,7 +3,7 @@
 // through the packaged client (the generated adapter's writer(): the library) or plain
 // ioredis (its own Sentinel support, the same sentinels, password and timeouts).
 //   node throughput.cjs <package|plain> <adapter> <seconds> <prefix>
-// Prints one JSON line: {"writes": N, "seconds": S, "p50_ms": x, "p99_ms": y}.
+// Prints one JSON line: {"writes": N, "seconds": S, "cpu_us_per_write": c, "p50_ms": x, "p99_ms": y}.
 const [mode, adapter, seconds, prefix] = process.argv.slice(2);
 const client = require(adapter);
 const { default: Redis } = require("ioredis");
@@ -27,6 +27,7 @@ function plain(settings) {
   await w.set(`${prefix}:warm`, 0);
   const latencies = [];
   const end = process.hrtime.bigint() + BigInt(Math.round(Number(seconds) * 1e9));
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   let n = 0;
   for (;;) {
@@ -37,9 +38,11 @@ function plain(settings) {
     n += 1;
   }
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  const cpuUsPerWrite = (used.user + used.system) / n;
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  process.stdout.write(`${JSON.stringify({ writes: n, seconds: elapsed, p50_ms: at(0.5), p99_ms: at(0.99) })}\n`);
+  process.stdout.write(`${JSON.stringify({ writes: n, seconds: elapsed, cpu_us_per_write: cpuUsPerWrite, p50_ms: at(0.5), p99_ms: at(0.99) })}\n`);
   w.disconnect();
 })().catch((error) => {
   console.error(`${error.name}: ${error.message}`);
