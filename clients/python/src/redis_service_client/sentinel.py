@@ -12,7 +12,7 @@ The service's own values (its down-after-milliseconds, its replica count) come f
 adapter the template generates (client/python/redis_client.py); this library holds the
 logic, versioned with the template and installed by the app as a pinned requirement.
 
-    from redis_service_client import Settings, reader, writer, write_confirmed
+    from redis_service_client import reader, settings_from_env, write_confirmed, writer
     settings = settings_from_env(down_after_ms=5000, replicas=2)
     w = writer(settings)                           # once per process; w.close() at exit
     w.set("cart:42", "3 items")                    # idempotent: safe to retry
@@ -20,9 +20,9 @@ logic, versioned with the template and installed by the app as a pinned requirem
     reader(settings).get("cart:42")
 
 How the writer follows a failover:
-- SwitchWatcher subscribes to `+switch-master` and `+odown` on every sentinel, all in
-  ONE thread (one pub/sub connection per sentinel, read with select); an announcement
-  drops the writer's connections at once and wakes its retries.
+- SwitchWatcher subscribes to `+switch-master` and `+odown` on every sentinel, each in
+  a thread that reconnects on its own (off a write's path: they sleep in select); an
+  announcement drops the writer's connections at once and wakes its retries.
 - FollowingSentinel asks every sentinel it knows, not the first that answers: a sentinel
   cut off with the old master keeps naming it, while the majority elected a new one
   under a newer config epoch. It follows the newest epoch, and refuses a master that a
