@@ -56,10 +56,6 @@ def test_every_part_in_includes_is_included_somewhere():
         if f.endswith(".jinja")
         for name in INCLUDE.findall((REPO_ROOT / f).read_text())
     }
-    macros = {
-        "includes/patterns.jinja",
-        "includes/rules.jinja",
-        "includes/sizes.jinja",
-    }
+    macros = {"includes/patterns.jinja", "includes/rules.jinja", "includes/sizes.jinja"}
     unused = [f for f in tracked("includes") if f not in included and f not in macros]
     assert unused == [], "parts no template file includes"
