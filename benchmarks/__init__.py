@@ -28,6 +28,7 @@ BENCHMARKS = {
     "read_spread": "benchmarks.read_spread",
     "failover": "benchmarks.failover",
     "partition": "benchmarks.partition",
+    "throughput": "benchmarks.throughput",
 }
 
 

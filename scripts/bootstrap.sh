@@ -49,11 +49,13 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 # The test extra holds the sandbox extra: either stamp satisfies the demo.
-hash=$(sha256sum pyproject.toml | cut -c1-16)
+# The Python client library (clients/python) comes along, editable: the sandbox's app and
+# the benchmarks import it through the generated adapter, as an app does.
+hash=$(cat pyproject.toml clients/python/pyproject.toml | sha256sum | cut -c1-16)
 extra=sandbox; [ "$mode" = test ] && extra=test
 if [ ! -f ".venv/.installed-test-$hash" ] && [ ! -f ".venv/.installed-$extra-$hash" ]; then
-  echo "bootstrap: installing the project into .venv (extra: $extra)"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extra]"
+  echo "bootstrap: installing the project and the Python client library into .venv (extra: $extra)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extra]" -e clients/python
   rm -f .venv/.installed-* && touch ".venv/.installed-$extra-$hash"
 fi
 [ "$mode" = test ] || exit 0
@@ -68,13 +70,40 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# The generated Node client's one dependency, ioredis, as the template pins it: the
-# Node snippet's tests and the failover benchmarks run it under real node, offline.
-lock=tests/node/package-lock.json
-stamp=tests/node/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)
+# The Node client library (clients/node) with each end of the ioredis range it declares,
+# from committed lockfiles: tests/node the newest (the fault tests, the benchmarks),
+# tests/node-ioredis5 the oldest (the version matrix). The library is installed as an app
+# installs a package, a copy (install-links in their .npmrc), so the stamp covers its
+# files too: a change to clients/node installs it again.
+library=$(cat clients/node/package.json clients/node/index.js clients/node/index.d.ts | sha256sum | cut -c1-16)
+for folder in tests/node tests/node-ioredis5; do
+  stamp=$folder/node_modules/.installed-$(sha256sum "$folder/package-lock.json" | cut -c1-16)-$library
+  if [ ! -f "$stamp" ]; then
+    echo "bootstrap: installing ioredis and the Node client library (npm ci, $folder)"
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    touch "$stamp"
+  fi
+done
+
+# The Python client library's redis-py range (clients/python/pyproject.toml), both ends,
+# each in a venv of its own for the version matrix: .venv-clients/redis-py-lowest (the
+# lower bound) and redis-py-newest (the newest release the range admits, as pip resolves
+# it today), and their wheels in .venv-clients/wheels. The tests import the library from
+# clients/python/src (PYTHONPATH).
+range=$(python3 -c 'import re,tomllib;print(next(d for d in tomllib.load(open("clients/python/pyproject.toml","rb"))["project"]["dependencies"] if re.match(r"redis\b",d)))')
+lowest=$(echo "$range" | sed -E 's/.*>=([0-9.]+).*/\1/')
+stamp=.venv-clients/.installed-$(echo "$range" | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  echo "bootstrap: installing ioredis for the Node client (npm ci, tests/node)"
-  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+  echo "bootstrap: installing redis-py ${lowest} and the newest of ${range} for the client version matrix"
+  rm -rf .venv-clients && mkdir -p .venv-clients
+  for end in lowest newest; do
+    python3 -m venv ".venv-clients/redis-py-$end"
+    spec=$range; [ "$end" = lowest ] && spec="redis==$lowest"
+    ".venv-clients/redis-py-$end/bin/python" -m pip install --quiet --disable-pip-version-check "$spec"
+    # Its wheel too: tests/test_client_packages.py installs the library's own wheel offline.
+    ".venv-clients/redis-py-$end/bin/python" -m pip download --quiet --disable-pip-version-check \
+      --no-deps --only-binary :all: --dest .venv-clients/wheels "$spec"
+  done
   touch "$stamp"
 fi
 

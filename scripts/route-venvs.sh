@@ -29,12 +29,12 @@ exec 9>"$root/.lock"
 flock 9
 
 # What `pip install .` builds from; never build in the working tree itself.
-# copier.yml, template/, includes/ and hooks/ are package data (redis_scaffold/_template/).
-package_files=(pyproject.toml README.md redis_scaffold copier.yml template includes hooks)
+# copier.yml, template/, includes/, hooks/ and clients/ are package data (redis_scaffold/_template/).
+package_files=(pyproject.toml README.md redis_scaffold copier.yml template includes hooks clients)
 stage_source() {
   local to
   to=$(mktemp -d)
-  tar --exclude=__pycache__ --exclude='*.pyc' -cf - "${package_files[@]}" | tar -xf - -C "$to"
+  tar --exclude=__pycache__ --exclude=node_modules --exclude='*.egg-info' --exclude='*.pyc' -cf - "${package_files[@]}" | tar -xf - -C "$to"
   echo "$to"
 }
 pip_offline() { "$1/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --find-links "$wheels" "${@:2}"; }
@@ -65,7 +65,7 @@ fi
 
 # Keep base/ and sandbox/ on the working tree's code: reinstall the project when its
 # sources changed.
-sources=$(find "${package_files[@]}" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
+sources=$(find "${package_files[@]}" -type f ! -path '*/__pycache__/*' ! -path '*/node_modules/*' ! -path '*.egg-info/*' ! -name '*.pyc' -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 for route in base sandbox; do
   if [ ! -f "$dir/$route/.source-$sources" ]; then

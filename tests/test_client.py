@@ -1,4 +1,4 @@
-"""The GENERATED Python client snippet, imported from the generated repo.
+"""The GENERATED client adapters, imported from the generated repo (with the libraries).
 
 Story: a service gets its settings from the env the redis-env component renders, and
 never shows the password. (The snippet against real Sentinel, a master SIGKILL
@@ -70,6 +70,9 @@ def test_the_node_snippet_reads_the_same_env_and_never_shows_the_password(genera
         "readPort": 6379,
         "sentinelPort": 26379,
         "masterSet": "shopping-cart-redis",
+        "downAfterMs": 10000,
+        "replicas": 2,
+        "timeoutMs": 1000,
     }
     assert has_password == "true" and "never-shown" not in result.stdout
     assert "REDIS_PASSWORD" in missing

@@ -425,12 +425,13 @@ def installed_template(routes: Routes, route: str, tmp_path: Path) -> Path:
 
 
 def test_the_template_ships_whole_inside_the_package(routes, tmp_path):
-    """Every file of copier.yml, template/, includes/ and hooks/, dotfiles included."""
+    """Every file of copier.yml, template/, includes/ and hooks/, dotfiles included, and
+    the Python client library's sources that the sandbox's app imports (clients/python/src)."""
     root = installed_template(routes, "base", tmp_path)
     assert root.parts[-3:-1] == ("site-packages", "redis_scaffold"), root
     tracked = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "--"]
-        + ["copier.yml", "template", "includes", "hooks"],
+        + ["copier.yml", "template", "includes", "hooks", "clients/python/src"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

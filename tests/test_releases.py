@@ -154,8 +154,12 @@ def test_make_install_hooks_installs_from_a_local_template_offline(
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     installed = run([str(project / ".venv/bin/redis-scaffold"), "--help"], project, env)
     assert installed.returncode == 0 and installed.stdout.startswith("usage: redis-scaffold")
-    # The client's own requirements came along (client_languages: python).
-    assert run([str(project / ".venv/bin/python"), "-c", "import redis"], project).returncode == 0
+    # The client library of the same release came along (client_languages: python), and
+    # the generated adapter imports it.
+    probe = (
+        "import redis, redis_service_client, runpy; runpy.run_path('client/python/redis_client.py')"
+    )
+    assert run([str(project / ".venv/bin/python"), "-c", probe], project).returncode == 0
 
 
 def test_the_requirement_script_names_what_is_missing(repo, tmp_path):

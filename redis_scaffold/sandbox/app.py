@@ -24,11 +24,24 @@ from types import ModuleType
 from redis_scaffold.project import app_env
 
 CLIENT_PATH = Path("client/python/redis_client.py")
+LIBRARY_SRC = Path("clients/python/src")
 _loaded = itertools.count()
 
 
 def load_client(repo: Path) -> ModuleType:
-    """Import the generated client snippet of `repo` as a fresh module."""
+    """Import the generated client snippet of `repo` as a fresh module.
+
+    The Sentinel adapter imports the client library (redis_service_client): installed in
+    the project's venv by scripts/bootstrap.sh, or else taken from the template's
+    clients/python/src as an app that vendored it would (a non-editable install)."""
+    if importlib.util.find_spec("redis_service_client") is None:
+        for root in (
+            Path(__file__).resolve().parents[2],
+            Path(__file__).resolve().parents[1] / "_template",
+        ):
+            if (root / LIBRARY_SRC).is_dir():
+                sys.path.append(str(root / LIBRARY_SRC))
+                break
     path = Path(repo) / CLIENT_PATH
     spec = importlib.util.spec_from_file_location(f"generated_redis_client_{next(_loaded)}", path)
     module = importlib.util.module_from_spec(spec)

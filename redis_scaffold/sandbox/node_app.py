@@ -1,9 +1,15 @@
-"""The GENERATED Node snippet (client/node/redis_client.js) under real node, with the app's env.
+"""The GENERATED client adapters in processes of their own, with the app's env.
 
-ioredis comes from a node_modules installed by `npm ci` from a committed lockfile
-(tests/node, scripts/bootstrap.sh) at the version the generated package.json pins; it
-is found through NODE_PATH (the snippet is CommonJS). The env is the one
-sandbox.app.loopback_env gives the Python snippet: the same contract.
+NodeApp: client/node/redis_client.js under real node. ioredis and the client library
+(@example-org/redis-service-client, installed from clients/node as a copy) come from a
+node_modules installed by `npm ci` from a committed lockfile (tests/node: the newest
+ioredis of the library's range; tests/node-ioredis5: the oldest; scripts/bootstrap.sh);
+they are found through NODE_PATH (the adapter is CommonJS).
+PythonApp: client/python/redis_client.py under another Python (a venv holding one end
+of the library's redis-py range, .venv-clients/), the library from clients/python/src.
+The env is the one sandbox.app.loopback_env gives the in-process Python adapter: the
+same contract. Both run the same write load (node_load.cjs, py_load.py), so the version
+matrix runs every variant against ONE fault event, each in its own process.
 
     app = NodeApp(repo, topology.app_env(), node_modules)
     app.run_example()                               # node redis_client.js: write, read back
@@ -28,6 +34,11 @@ from redis_scaffold.sandbox.nodes import TopologyError
 
 CLIENT_DIR = Path("client/node")
 LOAD_SCRIPT = Path(__file__).with_name("node_load.cjs")
+PY_LOAD_SCRIPT = Path(__file__).with_name("py_load.py")
+LIBRARY = "@example-org/redis-service-client"
+# The library's sources in this checkout (absent from a non-editable install: then the
+# installed copy is used as it is).
+CLIENTS = Path(__file__).resolve().parents[2] / "clients"
 
 
 class NodeApp:
@@ -40,7 +51,15 @@ class NodeApp:
             raise TopologyError(f"{self.snippet} not found: generate with client_languages: [node]")
         self.node_modules = Path(node_modules)
         if not (self.node_modules / "ioredis").is_dir():
-            raise TopologyError(f"no ioredis in {self.node_modules}: run scripts/bootstrap.sh")
+            raise TopologyError(f"no ioredis in {self.node_modules}: run scripts/bootstrap.sh test")
+        installed = self.node_modules / LIBRARY / "index.js"
+        source = CLIENTS / "node" / "index.js"
+        if not installed.is_file() or (
+            source.is_file() and installed.read_bytes() != source.read_bytes()
+        ):
+            raise TopologyError(
+                f"{installed} is missing or older than {source}: run scripts/bootstrap.sh test"
+            )
         self.node = shutil.which("node")
         if self.node is None:
             raise TopologyError("node is not installed (scripts/bootstrap.sh installs it)")
@@ -83,8 +102,57 @@ class NodeApp:
         )
 
 
+class PythonApp:
+    """The generated Python adapter of `repo` under `python` (another venv), as NodeApp."""
+
+    def __init__(self, repo: Path, env: Mapping[str, str], python: Path) -> None:
+        self.repo = Path(repo)
+        self.snippet = self.repo / "client" / "python" / "redis_client.py"
+        if not self.snippet.is_file():
+            raise TopologyError(
+                f"{self.snippet} not found: generate with client_languages: [python]"
+            )
+        self.python = Path(python)
+        if not self.python.is_file():
+            raise TopologyError(f"no {self.python}: run scripts/bootstrap.sh test")
+        self.env = dict(env)
+
+    def process_env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(CLIENTS / "python" / "src"),
+            **self.env,
+        }
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(self.python), *args],
+            env=self.process_env(),
+            cwd=self.snippet.parent,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def spawn_load(
+        self, prefix: str, wait_replicas: int, wait_ms: int, pause_ms: float, max_seconds: float
+    ):
+        argv = [str(self.python), str(PY_LOAD_SCRIPT), str(self.snippet), prefix]
+        argv += [str(wait_replicas), str(wait_ms), str(pause_ms), str(max_seconds)]
+        return subprocess.Popen(
+            argv,
+            env=self.process_env(),
+            cwd=self.snippet.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
 class NodeWriteLoad(LoadRecord):
-    """load.WriteLoad's write load, run by node through the generated Node snippet."""
+    """load.WriteLoad's write load, run in a process of its own through a generated
+    adapter: `app` is a NodeApp or a PythonApp."""
 
     def __init__(
         self,
@@ -103,6 +171,7 @@ class NodeWriteLoad(LoadRecord):
         self.error_samples: dict[str, str] = {}
         self.attempts = 0
         self.stderr = ""
+        self.versions: dict = {}  # what the load's first line names (py_load.py)
         self._proc: subprocess.Popen | None = None
         self._reader = threading.Thread(target=self._read, daemon=True, name=f"node-load-{prefix}")
 
@@ -117,6 +186,8 @@ class NodeWriteLoad(LoadRecord):
         for line in self._proc.stdout:
             record = json.loads(line)
             if "seq" not in record:
+                if "done" not in record:
+                    self.versions.update(record)
                 continue
             self.attempts += 1
             if "error" in record:

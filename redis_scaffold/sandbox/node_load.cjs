@@ -1,6 +1,6 @@
 "use strict";
 // The write load of redis_scaffold/sandbox/load.py, run by node through the GENERATED
-// Node snippet (client/node/redis_client.js): its writer(), configured from the env the
+// Node adapter (client/node/redis_client.js): its writer(), configured from the env the
 // redis-env component gives the app. One JSON line per write on stdout:
 //   {"seq": 1, "started": <ms>, "acked": <ms>, "replicas": 2}
 //   {"seq": 2, "started": <ms>, "at": <ms>, "error": "ReplyError:NOREPLICAS", "sample": "..."}
@@ -13,7 +13,7 @@
 // the writer reconnected counts as unconfirmed (replicas -1). Stops on SIGTERM.
 // Never prints the password (errors are reduced to their kind and first words).
 const [snippet, prefix, waitReplicas, waitMs, pauseMs, maxSeconds] = process.argv.slice(2);
-const { writer } = require(snippet);
+const { writer, checkIoredis } = require(snippet);
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -29,6 +29,8 @@ process.on("SIGTERM", () => {
 });
 
 (async () => {
+  // The first line names the ioredis in use (and fails loudly when a hook is gone).
+  out({ ioredis: checkIoredis(), library: require("@example-org/redis-service-client/package.json").version });
   const w = writer();
   let connections = 0;
   w.on("ready", () => {

@@ -6,6 +6,11 @@ runner install the same thing:
 
     python3 scripts/hooks-requirement.py [ANSWERS_FILE]
     -> redis-scaffold @ git+https://github.com/acme/redis-template.git@v0.3.0
+    python3 scripts/hooks-requirement.py --client [ANSWERS_FILE]
+    -> redis-service-client @ git+https://github.com/acme/redis-template.git@v0.3.0#subdirectory=clients/python
+
+(--client: the Sentinel client library of the same release, which client/python's
+adapter imports: the line an app adds to its requirements, `make client-requirement`.)
 
 The answers file is YAML (copier writes each value JSON-quoted), so it is read with a
 YAML parser, never sed. PyYAML is a dependency of redis-scaffold itself: both callers
@@ -31,6 +36,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 PACKAGE = "redis-scaffold"
+CLIENT_PACKAGE, CLIENT_SUBDIRECTORY = "redis-service-client", "clients/python"
 DESCRIBED = re.compile(r"^.+-\d+-g([0-9a-f]{7,40})$")
 SCP_LIKE = re.compile(r"^(?P<user>[^@/:]+@)?(?P<host>[^/:]+):(?P<path>(?!//).+)$")
 
@@ -64,7 +70,7 @@ def git_ref(commit: str) -> str:
     return described.group(1) if described else commit
 
 
-def requirement(answers_file: Path) -> str:
+def requirement(answers_file: Path, client: bool = False) -> str:
     try:
         import yaml
     except ImportError:
@@ -82,13 +88,18 @@ def requirement(answers_file: Path) -> str:
             "copier from a git template, so the hooks' release is unknown"
         )
     base = answers_file.resolve().parent
-    return f"{PACKAGE} @ {vcs_url(str(src), base)}@{git_ref(str(commit))}"
+    url = f"{vcs_url(str(src), base)}@{git_ref(str(commit))}"
+    if client:
+        return f"{CLIENT_PACKAGE} @ {url}#subdirectory={CLIENT_SUBDIRECTORY}"
+    return f"{PACKAGE} @ {url}"
 
 
 def main(argv: list[str]) -> int:
+    client = "--client" in argv
+    argv = [a for a in argv if a != "--client"]
     answers_file = Path(argv[0] if argv else ".copier-answers.yml")
     try:
-        print(requirement(answers_file))
+        print(requirement(answers_file, client))
     except AnswersError as error:
         print(f"hooks-requirement: {error}", file=sys.stderr)
         return 2

@@ -1,15 +1,12 @@
-{% from '.portal-context.jinja' import down_after_ms, engine_name, redis_replicas, service_name with context %}"use strict";
+{% from '.portal-context.jinja' import down_after_ms, engine_name, master_set, redis_replicas, service_name with context %}"use strict";
 /**
- * {{ engine_name }} clients for {{ service_name }} (ioredis): reads through the Service, writes to the master.
+ * {{ engine_name }} clients for {{ service_name }}: this service's settings for
+ * @example-org/redis-service-client.
  *
- * The same contract as client/python/redis_client.py. Reads go to
- * REDIS_HOST:REDIS_READ_PORT, the Service that spreads connections over every pod, the
- * master included (a read may lag a write by a little). Writes go to the master that
- * the majority of sentinels names (REDIS_HOST:REDIS_SENTINEL_PORT, master set
- * REDIS_MASTER_SET), found again the moment a sentinel announces a failover
- * (ioredis' failoverDetector: `+switch-master` on every sentinel). REDIS_PASSWORD is
- * needed by the sentinels too. Outside Kubernetes REDIS_HOST may list several hosts,
- * comma-separated: the writer asks each, the reader moves to the next one that answers.
+ * The logic (majority vote, failover announcements, confirmed writes) is the
+ * redis-service-client library, released with the template; README.md says how the app
+ * installs it, follows its fixes, or vendors it. This file holds only what is this
+ * service's own: the environment the redis-env component sets, the master set, the timing.
  *
  *     const { reader, writer, writeConfirmed } = require("./redis_client");
  *     const w = writer();                       // once per process; w.disconnect() at exit
@@ -17,352 +14,28 @@
  *     await writeConfirmed(writer({ retries: 0 }), ["INCR", "cart:42:version"]);
  *     await reader().get("cart:42");
  */
-const { default: Redis, SentinelConnector } = require("ioredis");
+const lib = require("@example-org/redis-service-client");
 
-const ENV_VARS = ["REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS_MASTER_SET", "REDIS_PASSWORD"];
-
-// Sentinel waits down-after-milliseconds ({{ down_after_ms }} ms for this {{ engine_name }}) before it
-// starts a failover, which then takes a second or two. A write keeps waiting through
-// reconnections for about twice that; reconnections wait 10 ms three times, then 20 ms,
-// 40 ms, ... up to 250 ms, and a sentinel's announcement of the new master reconnects at
-// once (the new master refuses writes, NOREPLICAS, until a replica has attached).
-const FAILOVER_MS = 2 * {{ down_after_ms }};
-// A writer that finds no master for this long gives up: every command waiting for it
-// rejects with MasterNotFoundError and the client ends (the Python client's contract:
-// MasterNotFoundError once its retries, about as long, are spent). writer(settings,
-// { giveUpMs }) sets another bound.
-const GIVE_UP_MS = FAILOVER_MS;
-const BACKOFF_BASE_MS = 10;
-const BACKOFF_CAP_MS = 250;
-const DEFAULT_RETRIES = Math.ceil(FAILOVER_MS / BACKOFF_CAP_MS) + 5;
+// REDIS_HOST, REDIS_READ_PORT, REDIS_SENTINEL_PORT, REDIS_MASTER_SET ({{ master_set }}), REDIS_PASSWORD
+const ENV_VARS = lib.ENV_VARS;
+const DOWN_AFTER_MS = {{ down_after_ms }}; // the sentinels' down-after-milliseconds: retries last twice that
+const REPLICAS = {{ redis_replicas - 1 }}; // every replica of the {{ redis_replicas }} pods: a confirmed write survives a failover
 const TIMEOUT_MS = 1000;
-// Replicas a confirmed write waits for: all of them ({{ redis_replicas }} pods), so that whichever
-// replica Sentinel promotes holds it.
-const REPLICAS = {{ redis_replicas - 1 }};
-const CONFIRM_TIMEOUT_MS = 500;
-// "disconnected" is not one: a sentinel names the new master before its own link to it is up.
-const DOWN_FLAGS = ["s_down", "o_down", "failover_in_progress"];
 
 function settingsFromEnv(env = process.env) {
-  const missing = ENV_VARS.filter((name) => !env[name]);
-  if (missing.length) {
-    throw new Error(`missing environment variables: ${missing.join(", ")}`);
-  }
-  const settings = {
-    hosts: env.REDIS_HOST.split(",").map((h) => h.trim()).filter(Boolean),
-    readPort: Number(env.REDIS_READ_PORT),
-    sentinelPort: Number(env.REDIS_SENTINEL_PORT),
-    masterSet: env.REDIS_MASTER_SET,
-  };
-  // Not enumerable: never printed with the settings, never serialised.
-  Object.defineProperty(settings, "password", { value: env.REDIS_PASSWORD, enumerable: false });
-  return settings;
-}
-
-/** No master found within the writer's giveUpMs: no sentinel answered, or none named one. */
-class MasterNotFoundError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "MasterNotFoundError";
-  }
-}
-
-/**
- * ioredis prints "[ioredis] Unhandled error event" with a stack trace for every failed
- * connection attempt of a client without an "error" listener. The errors that matter
- * reach the caller as rejected commands; this listener keeps the last one for
- * inspection (client.lastError) and prints nothing. Add your own to log them.
- */
-function quiet(client) {
-  client.on("error", (error) => {
-    client.lastError = error;
-  });
-  return client;
-}
-
-function backoff(attempt) {
-  return Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 3));
+  return lib.settingsFromEnv(env, { envVars: ENV_VARS, downAfterMs: DOWN_AFTER_MS, replicas: REPLICAS, timeoutMs: TIMEOUT_MS });
 }
 
 /** A client on the read Service (any pod). Use it for reads only. */
-function reader(settings = settingsFromEnv()) {
-  let next = 0;
-  const client = new Redis({
-    host: settings.hosts[0],
-    port: settings.readPort,
-    password: settings.password,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-    maxRetriesPerRequest: 3,
-    retryStrategy(attempt) {
-      // Several hosts (outside Kubernetes): reconnect to the next one.
-      next = (next + 1) % settings.hosts.length;
-      client.options.host = settings.hosts[next];
-      return backoff(attempt);
-    },
-  });
-  return quiet(client);
-}
+const reader = (settings = settingsFromEnv()) => lib.reader(settings);
+/** A client on the master the majority of sentinels names; disconnect() it at exit. */
+const writer = (settings = settingsFromEnv(), options = {}) => lib.writer(settings, options);
 
-function hasDownFlag(answer) {
-  const flags = String(answer.flags || "").split(",");
-  return DOWN_FLAGS.some((flag) => flags.includes(flag));
-}
-
-/**
- * The master to write to, from the SENTINEL MASTER answers of several sentinels, or
- * null. A failover needs the votes of a majority of sentinels and raises the config
- * epoch, so the newest epoch among the sentinels that consider their master up names
- * the master the majority chose; a sentinel cut off with the old master still names it
- * under an older epoch. A master that a majority of `voters` reports down (or names
- * another master, as new) is refused: writes to it would be lost after the heal.
- */
-function chooseMaster(answers, voters) {
-  const epoch = (a) => Number(a["config-epoch"] || 0);
-  const usable = answers.filter((a) => !hasDownFlag(a));
-  if (!usable.length) return null;
-  const newest = Math.max(...usable.map(epoch));
-  const named = new Map();
-  for (const a of usable.filter((x) => epoch(x) === newest)) {
-    const key = `${a.ip}:${a.port}`;
-    named.set(key, (named.get(key) || 0) + 1);
-  }
-  const [address] = [...named.entries()].sort((x, y) => y[1] - x[1])[0];
-  const against = answers.filter((a) => epoch(a) >= newest && (`${a.ip}:${a.port}` !== address || hasDownFlag(a)));
-  if (against.length >= Math.floor(voters / 2) + 1) return null;
-  const [host, port] = [address.slice(0, address.lastIndexOf(":")), address.slice(address.lastIndexOf(":") + 1)];
-  return { host, port: Number(port) };
-}
-
-function pairs(reply) {
-  const out = {};
-  for (let i = 0; Array.isArray(reply) && i + 1 < reply.length; i += 2) out[reply[i]] = reply[i + 1];
-  return out;
-}
-
-/**
- * ioredis' SentinelConnector, asking every sentinel it knows (those configured and
- * those they name, SENTINEL SENTINELS) instead of the first that answers, and acting on
- * a failover announcement in every state of the connection. ioredis' own reaction to
- * `+switch-master` ends the socket, which leaves a hung master's socket open until
- * socketTimeout, does nothing while the client waits to reconnect, and ends the client
- * for good ("Connection is closed.") when it arrives while the client is resolving the
- * master: here a live socket is destroyed (the client reconnects at once), a waiting
- * reconnection starts now, and a resolution waiting for a master asks again now.
- */
-class MajorityConnector extends SentinelConnector {
-  /**
-   * Every connection (the first, and each after a failover or a lost master) looks for a
-   * master for at most options.giveUpMs; then the round of sentinels that ioredis
-   * retries from scratch is not retried again, and the connection fails with
-   * MasterNotFoundError, which ioredis hands to every command waiting for it.
-   */
-  async connect(eventEmitter) {
-    const started = Date.now();
-    const giveUpMs = this.options.giveUpMs ?? GIVE_UP_MS;
-    const retry = this.options.sentinelRetryStrategy;
-    let lastError = null;
-    this.options.sentinelRetryStrategy = (attempt) => (Date.now() - started >= giveUpMs ? null : retry(attempt));
-    try {
-      return await super.connect((type, error) => {
-        if (type === "error") lastError = error;
-        eventEmitter(type, error);
-      });
-    } catch (error) {
-      const last = /Last error: (.*)$/.exec((lastError || error).message);
-      throw new MasterNotFoundError(
-        `no master found for '${this.options.name}' within ${giveUpMs} ms: no sentinel of ` +
-          `${this.options.sentinels.map((s) => `${s.host}:${s.port}`).join(", ")} named one` +
-          (last ? ` (last error: ${last[1]})` : ""),
-      );
-    } finally {
-      this.options.sentinelRetryStrategy = retry;
-    }
-  }
-
-  async initFailoverDetector() {
-    await super.initFailoverDetector();
-    if (this.failoverDetector) {
-      const detector = this.failoverDetector;
-      detector.disconnect = () => {
-        detector.isDisconnected = true; // one reaction per connection; each sentinel announces
-        this.onSwitch();
-      };
-      // +odown: a quorum of sentinels finds the master down, a failover is coming. Leave
-      // it now; the vote refuses it (a majority reports it down) until they name a
-      // master again, so a master cut off from the majority gets no more writes.
-      for (const { client } of detector.sentinels) {
-        client.subscribe("+odown").catch(() => {});
-        client.on("message", (channel, message) => {
-          const [kind, name, host, port] = String(message).split(" ");
-          if (channel === "+odown" && kind === "master" && name === this.options.name) {
-            this.onDown(host, Number(port));
-          }
-        });
-      }
-    }
-  }
-
-  onDown(host, port) {
-    const current = this.master; // as the sentinels name it (a hostname in a cluster)
-    const client = this.client;
-    if (current && current.host === host && current.port === port && client && client.status === "ready" && this.stream) {
-      this.stream.destroy();
-    }
-  }
-
-  onSwitch() {
-    const client = this.client; // set by writer()
-    if (this.wake) {
-      this.wake(); // a resolution waiting for a master: ask the sentinels now
-    } else if (!client) {
-      return;
-    } else if (client.status === "reconnecting") {
-      client.connect().catch(() => {}); // the pending timer then finds it connecting: a no-op
-    } else if ((client.status === "ready" || client.status === "connect") && this.stream) {
-      this.stream.destroy();
-    }
-  }
-
-  async resolveMaster(client) {
-    await this.updateSentinels(client);
-    // No master a majority would accept (failing over, or being failed over): ask again
-    // after a back-off that a failover announcement ends at once, as long as the client
-    // still wants to connect and about twice down-after has not passed.
-    const deadline = Date.now() + FAILOVER_MS;
-    for (let attempt = 1; ; attempt += 1) {
-      const chosen = await this.vote();
-      if (chosen) this.master = { host: chosen.host, port: chosen.port };
-      if (chosen || !this.connecting || Date.now() > deadline) return chosen;
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, backoff(attempt));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
-  }
-
-  async vote() {
-    const asked = this.sentinelIterator.sentinels.slice();
-    const replies = (await Promise.all(asked.map((endpoint) => this.ask(endpoint)))).filter(Boolean);
-    // One vote per sentinel: behind a Service name, a pod's sentinel also answers under
-    // its own name (ioredis adds the names SENTINEL SENTINELS gives to the list).
-    const answers = [...new Map(replies.map(([id, answer]) => [id, answer])).values()];
-    if (!answers.length) return null;
-    const voters = Math.max(...answers.map((a) => Number(a["num-other-sentinels"] || 0) + 1));
-    const chosen = chooseMaster(answers, voters);
-    return chosen && this.sentinelNatResolve(chosen);
-  }
-
-  async ask(endpoint) {
-    const client = this.connectToSentinel(endpoint);
-    client.on("error", () => {});
-    try {
-      const [[error, master], [idError, id]] = await client
-        .pipeline()
-        .sentinel("master", this.options.name)
-        .sentinel("myid")
-        .exec();
-      return error || idError ? null : [id, pairs(master)];
-    } catch {
-      return null;
-    } finally {
-      client.disconnect();
-    }
-  }
-}
-
-/**
- * A client on the current master, found through Sentinel and found again after a
- * failover. Create it once per process and reuse it; disconnect() it at exit (quit()
- * alone leaves the failover detector's subscriptions to the sentinels open).
- *
- * retries: how many reconnections a command waits through before it fails (0: a
- * command in flight when the connection drops fails at once, for writes that are not
- * idempotent; ioredis would otherwise resend it after reconnecting).
- * giveUpMs: how long a connection looks for a master before the commands waiting for it
- * reject with MasterNotFoundError and the client ends (default about twice down-after).
- */
-function writer(settings = settingsFromEnv(), { retries = DEFAULT_RETRIES, giveUpMs = GIVE_UP_MS } = {}) {
-  const client = new Redis({
-    sentinels: settings.hosts.map((host) => ({ host, port: settings.sentinelPort })),
-    name: settings.masterSet,
-    role: "master",
-    Connector: MajorityConnector,
-    giveUpMs, // MajorityConnector: how long a connection looks for a master
-    // Sentinels ask for the password too; without it discovery finds no master.
-    password: settings.password,
-    sentinelPassword: settings.password,
-    failoverDetector: true,
-    connectTimeout: TIMEOUT_MS,
-    sentinelCommandTimeout: TIMEOUT_MS,
-    enableReadyCheck: false, // a master answers at once; saves a round trip per reconnection
-    // A master that stops answering (hung, or cut off) is left after TIMEOUT_MS of silence.
-    socketTimeout: TIMEOUT_MS,
-    retryStrategy: backoff,
-    sentinelRetryStrategy: backoff,
-    sentinelReconnectStrategy: () => 200,
-    maxRetriesPerRequest: retries,
-    autoResendUnfulfilledCommands: retries > 0,
-    // READONLY (a demoted master) and NOREPLICAS (a master without replicas in sync:
-    // cut off from them, or promoted a moment ago): find the master again, resend.
-    reconnectOnError: (error) => (retries > 0 && /^(READONLY|NOREPLICAS)/.test(error.message) ? 2 : false),
-  });
-  client.connector.client = client;
-  return quiet(client);
-}
-
-class NotConfirmedError extends Error {}
-
-/**
- * Run one write command, then WAIT until `replicas` replicas hold it. Resolves to the
- * command's reply; rejects with NotConfirmedError when fewer replicas confirmed within
- * timeoutMs: the write was applied on the master but may still be lost in a failover.
- * The pair is retried like any command of `client`: for a write that is not idempotent
- * use writer(settings, { retries: 0 }), so that an error never means "applied twice".
- */
-async function writeConfirmed(client, command, { replicas = REPLICAS, timeoutMs = CONFIRM_TIMEOUT_MS } = {}) {
-  const [[error, reply], [waitError, confirmed]] = await client
-    .pipeline()
-    .call(...command)
-    .call("WAIT", replicas, timeoutMs)
-    .exec();
-  if (error || waitError) throw error || waitError;
-  if (Number(confirmed) < replicas) {
-    throw new NotConfirmedError(`${confirmed} of ${replicas} replicas confirmed the write within ${timeoutMs} ms`);
-  }
-  return reply;
-}
-
-module.exports = {
-  ENV_VARS,
-  REPLICAS,
-  DEFAULT_RETRIES,
-  GIVE_UP_MS,
-  settingsFromEnv,
-  reader,
-  writer,
-  writeConfirmed,
-  chooseMaster,
-  MajorityConnector,
-  NotConfirmedError,
-  MasterNotFoundError,
-};
+module.exports = { ...lib, ENV_VARS, REPLICAS, settingsFromEnv, reader, writer };
 
 if (require.main === module) {
   // node redis_client.js: write a key through the master, read it back through the Service.
-  (async () => {
-    const key = `{{ service_name }}:example:${require("crypto").randomUUID()}`;
-    const w = writer();
-    const r = reader();
-    await writeConfirmed(w, ["SET", key, "hello", "EX", 60]);
-    console.log(`wrote ${key} on the master, confirmed by ${REPLICAS} replicas; read back: ${await r.get(key)}`);
-    w.disconnect();
-    r.disconnect();
-  })().catch((error) => {
+  lib.example(settingsFromEnv(), "{{ service_name }}").then(console.log, (error) => {
     console.error(`${error.name}: ${error.message}`);
     process.exit(1);
   });

@@ -1,455 +1,51 @@
-{% from '.portal-context.jinja' import cluster_masters, cluster_node_timeout_ms, down_after_ms, engine_name, redis_replicas, service_name, topology with context %}{% if topology == 'sentinel' %}{% with %}"""{{ engine_name }} clients for {{ service_name }} (redis-py): reads through the Service, writes to the master.
+{% from '.portal-context.jinja' import cluster_masters, cluster_node_timeout_ms, down_after_ms, engine_name, master_set, redis_replicas, service_name, topology with context %}{% if topology == 'sentinel' %}{% with %}"""{{ engine_name }} clients for {{ service_name }}: this service's settings for redis-service-client.
 
-Reads go to REDIS_HOST:REDIS_READ_PORT, the Service that spreads connections over
-every pod, the master included; a read may therefore lag a write by a little.
-Writes go to the master that the majority of sentinels names (REDIS_HOST:REDIS_SENTINEL_PORT,
-master set REDIS_MASTER_SET), found again the moment a sentinel announces a failover.
-The password (REDIS_PASSWORD) is needed by the sentinels too.
-
-The manifest/components/redis-env component sets these variables on the app's
-container. Outside Kubernetes, REDIS_HOST may be a comma-separated list of hosts:
-writer() asks each of them, reader() reads from the first that answers.
+The logic (majority vote, failover announcements, confirmed writes) is the
+redis-service-client library, released with the template; README.md says how the app
+installs it, follows its fixes, or vendors it. This file holds only what is this
+service's own: the environment the redis-env component sets, the master set, the timing.
 
     from redis_client import reader, writer, write_confirmed
     w = writer()                                   # once per process; w.close() at exit
     w.set("cart:42", "3 items")                    # idempotent: safe to retry
     write_confirmed(writer(retries=0), "INCR", "cart:42:version")  # not idempotent; WAIT-confirmed
     reader().get("cart:42")
-
-How the writer follows a failover (client/python/README.md):
-- SwitchWatcher subscribes to `+switch-master` on every sentinel (reconnecting on its
-  own); an announcement drops the writer's connections at once and wakes its retries.
-- FollowingSentinel asks every sentinel it knows, not the first that answers: a sentinel
-  cut off with the old master keeps naming it, while the majority elected a new one
-  under a newer config epoch. It follows the newest epoch, and refuses a master that a
-  majority reports down.
-- The writer treats READONLY (a demoted master) and NOREPLICAS (a master without
-  replicas: isolated, or just promoted) as "find the master again", and retries.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import socket
-import threading
-from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
-import redis
-from redis.backoff import AbstractBackoff
-from redis.connection import Connection
-from redis.exceptions import ConnectionError, ResponseError, TimeoutError
-from redis.retry import Retry
-from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
+import redis_service_client as _lib
+from redis_service_client import MasterNotFoundError, NotConfirmed, Settings, write_confirmed  # noqa: F401
 
-ENV_VARS = ("REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS_MASTER_SET", "REDIS_PASSWORD")
-
-# Sentinel waits down-after-milliseconds ({{ down_after_ms }} ms for this {{ engine_name }}) before
-# it starts a failover, which then takes a second or two. A write keeps retrying for
-# twice that, so a write issued while the master dies lands on the new master. The
-# retries wait 10 ms three times, then 20 ms, 40 ms, ... up to 250 ms, and a sentinel's
-# announcement of the new master ends the wait at once and starts the steps again (the
-# new master refuses writes, NOREPLICAS, until a replica has attached: tens of ms).
-FAILOVER_SECONDS = 2 * {{ down_after_ms }} / 1000
-BACKOFF_BASE, BACKOFF_CAP = 0.01, 0.25
-DEFAULT_RETRIES = math.ceil(FAILOVER_SECONDS / BACKOFF_CAP) + 5
-# Replicas a confirmed write waits for: all of them ({{ redis_replicas }} pods), so that
-# whichever replica Sentinel promotes holds it.
-REPLICAS = {{ redis_replicas - 1 }}
-CONFIRM_TIMEOUT_MS = 500
-SWITCH_CHANNEL = "+switch-master"  # <set> <old ip> <old port> <new ip> <new port>
-DOWN_CHANNEL = "+odown"  # master <set> <ip> <port> #quorum <n>/<q>: a quorum finds it down
-
-
-@dataclass(frozen=True)
-class Settings:
-    hosts: tuple[str, ...]
-    read_port: int
-    sentinel_port: int
-    master_set: str
-    password: str = field(repr=False)
-    socket_timeout: float = 1.0
-
-    @property
-    def sentinels(self) -> list[tuple[str, int]]:
-        return [(host, self.sentinel_port) for host in self.hosts]
+# REDIS_HOST, REDIS_READ_PORT, REDIS_SENTINEL_PORT, REDIS_MASTER_SET ({{ master_set }}), REDIS_PASSWORD
+ENV_VARS = _lib.ENV_VARS
+DOWN_AFTER_MS = {{ down_after_ms }}  # the sentinels' down-after-milliseconds: retries last twice that
+REPLICAS = {{ redis_replicas - 1 }}  # every replica of the {{ redis_replicas }} pods: a confirmed write survives a failover
+SOCKET_TIMEOUT_S = 1.0
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read the settings from `environ` (the process env by default)."""
-    missing = [name for name in ENV_VARS if not environ.get(name)]
-    if missing:
-        raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
-    return Settings(
-        hosts=tuple(h.strip() for h in environ["REDIS_HOST"].split(",") if h.strip()),
-        read_port=int(environ["REDIS_READ_PORT"]),
-        sentinel_port=int(environ["REDIS_SENTINEL_PORT"]),
-        master_set=environ["REDIS_MASTER_SET"],
-        password=environ["REDIS_PASSWORD"],
+    return _lib.settings_from_env(
+        environ, ENV_VARS, down_after_ms=DOWN_AFTER_MS, replicas=REPLICAS, socket_timeout=SOCKET_TIMEOUT_S
     )
 
 
-def _timeouts(settings: Settings) -> dict[str, float]:
-    return {"socket_timeout": settings.socket_timeout, "socket_connect_timeout": settings.socket_timeout}
-
-
-# ----------------------------------------------------------------------- reads
-class HostListConnection(Connection):
-    """Connects to the first of `hosts` that answers, starting after the last one that failed.
-
-    In a cluster REDIS_HOST is one Service name and this is a plain connection; outside
-    one, REDIS_HOST may list the pods, and a read then survives the loss of any of them."""
-
-    def __init__(self, hosts: tuple[str, ...] = (), **kwargs):
-        super().__init__(**kwargs)
-        self.hosts = hosts or (self.host,)
-
-    def _connect(self):
-        error = None
-        for _ in self.hosts:
-            try:
-                return super()._connect()
-            except (ConnectionError, TimeoutError, OSError) as exc:
-                error = exc
-                self.host = self.hosts[(self.hosts.index(self.host) + 1) % len(self.hosts)]
-        raise error
-
-
-def reader(settings: Settings | None = None) -> redis.Redis:
+def reader(settings: Settings | None = None):
     """A client on the read Service (any pod). Use it for reads only."""
-    settings = settings or settings_from_env()
-    pool = redis.ConnectionPool(
-        connection_class=HostListConnection,
-        hosts=settings.hosts,
-        host=settings.hosts[0],
-        port=settings.read_port,
-        password=settings.password,
-        retry=Retry(GrowingBackoff(), 3),
-        retry_on_error=[ConnectionError, TimeoutError],
-        **_timeouts(settings),
-    )
-    return redis.Redis(connection_pool=pool)
+    return _lib.reader(settings or settings_from_env())
 
 
-# ---------------------------------------------------- writes: the master to use
-def _flags(state: dict) -> set[str]:
-    flags = state.get("flags", "")
-    return set(flags.split(",")) if isinstance(flags, str) else set(flags)
-
-
-# "disconnected" is not one: a sentinel names the new master before its own link to it is up.
-DOWN_FLAGS = {"s_down", "o_down", "failover_in_progress"}
-
-
-def choose_master(answers: list[dict], voters: int) -> tuple[str, int]:
-    """The master to write to, from the SENTINEL MASTER answers of several sentinels.
-
-    A failover needs the votes of a majority of sentinels and raises the config epoch,
-    so the newest epoch among the sentinels that consider their master up names the
-    master the majority chose; a sentinel cut off with the old master still names it,
-    under an older epoch. A master that a majority of the `voters` reports down (or
-    names another master) is refused: writes to it would be lost after the heal."""
-    usable = [a for a in answers if not _flags(a) & DOWN_FLAGS]
-    if not usable:
-        raise MasterNotFoundError("no sentinel names a master that is up")
-    newest = max(int(a.get("config-epoch", 0)) for a in usable)
-    named = Counter((a["ip"], int(a["port"])) for a in usable if int(a.get("config-epoch", 0)) == newest)
-    address = named.most_common(1)[0][0]
-    # Answers under an older epoch are outdated, not a vote against (they have not heard
-    # of the failover yet); answers as new that name another master or report it down are.
-    against = sum(
-        1
-        for a in answers
-        if int(a.get("config-epoch", 0)) >= newest and ((a["ip"], int(a["port"])) != address or _flags(a) & DOWN_FLAGS)
-    )
-    if against >= voters // 2 + 1:
-        raise MasterNotFoundError("a majority of sentinels does not name this master")
-    return address
-
-
-class FollowingSentinel(Sentinel):
-    """redis-py's Sentinel, asking every sentinel it knows for the master (choose_master).
-
-    Its peers are learnt from the sentinels themselves (SENTINEL SENTINELS): behind one
-    Service name, every pod's sentinel is then asked by its own announced name."""
-
-    def __init__(self, sentinels, **kwargs):
-        super().__init__(sentinels, **kwargs)
-        self.configured = list(sentinels)
-        self.peers: set[tuple[str, int]] = set()
-        self._ask_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sentinel-ask")
-
-    def client_for(self, address: tuple[str, int]) -> redis.Redis:
-        for client in self.sentinels:
-            kwargs = client.connection_pool.connection_kwargs
-            if (kwargs["host"], kwargs["port"]) == address:
-                return client
-        client = redis.Redis(host=address[0], port=address[1], **self.sentinel_kwargs)
-        self.sentinels.append(client)
-        return client
-
-    def _ask(self, address: tuple[str, int], service_name: str):
-        try:
-            pipe = self.client_for(address).pipeline(transaction=False)
-            pipe.sentinel_master(service_name)
-            pipe.sentinel_sentinels(service_name)
-            state, peers = pipe.execute()
-        except (ConnectionError, TimeoutError, ResponseError):
-            return None
-        self.peers.update((p["ip"], int(p["port"])) for p in peers)
-        return state
-
-    def _answers(self, addresses, service_name: str) -> list[dict]:
-        return [a for a in self._ask_pool.map(lambda s: self._ask(s, service_name), addresses) if a]
-
-    def discover_master(self, service_name):
-        learning = not self.peers
-        asked = sorted(self.peers) or self.configured
-        answers = self._answers(asked, service_name)
-        if not answers and asked is not self.configured:
-            asked = self.configured  # the pods' own names do not answer: the configured ones may
-            answers = self._answers(asked, service_name)
-        if not answers:
-            raise MasterNotFoundError(f"No sentinel answered for {service_name!r}")
-        if learning and self.peers and set(asked) != self.peers:
-            return self.discover_master(service_name)  # first call behind a Service: ask the pods
-        voters = max(int(a.get("num-other-sentinels", 0)) + 1 for a in answers)
-        return choose_master(answers, voters)
-
-    def close(self) -> None:
-        self._ask_pool.shutdown(wait=False)
-        for client in self.sentinels:
-            client.close()
-
-
-# ------------------------------------------------- writes: hearing of a failover
-class SwitchWatcher:
-    """Listens for `+switch-master` on every sentinel, each in a thread that reconnects.
-
-    on_switch(new_address) runs on every announcement (`<set> <old ip> <old port> <new
-    ip> <new port>`, each sentinel sends its own); wait(timeout) returns early when one
-    arrives (the retries sleep in it). It also listens for `+odown`: a quorum of
-    sentinels finds the master down, a failover is coming; on_down(address) runs then,
-    so that a writer stops writing to a master cut off from the majority before the
-    election, not after it."""
-
-    RECONNECT_S = 0.2
-
-    def __init__(self, sentinel: FollowingSentinel, master_set: str, on_switch=None):
-        self.sentinel, self.master_set, self.on_switch = sentinel, master_set, on_switch
-        self.on_down = None
-        self.announcements = 0
-        self._changed = threading.Condition()
-        self._stop = threading.Event()
-        self._threads: dict[tuple[str, int], threading.Thread] = {}
-
-    def watch(self, addresses) -> SwitchWatcher:
-        for address in addresses:
-            if address not in self._threads and not self._stop.is_set():
-                thread = threading.Thread(target=self._listen, args=(address,), daemon=True, name=f"switch-{address[0]}")
-                self._threads[address] = thread
-                thread.start()
-        return self
-
-    def _listen(self, address: tuple[str, int]) -> None:
-        kwargs = dict(self.sentinel.sentinel_kwargs, health_check_interval=2)
-        while not self._stop.is_set():
-            try:
-                with redis.Redis(host=address[0], port=address[1], **kwargs) as client, client.pubsub() as pubsub:
-                    pubsub.subscribe(SWITCH_CHANNEL, DOWN_CHANNEL)
-                    while not self._stop.is_set():
-                        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                        if message:
-                            self._heard(message["channel"].decode(), message["data"].decode().split())
-            except (ConnectionError, TimeoutError, OSError):
-                self._stop.wait(self.RECONNECT_S)
-
-    def _heard(self, channel: str, words: list[str]) -> None:
-        if channel == SWITCH_CHANNEL and len(words) == 5 and words[0] == self.master_set:
-            self._announced((words[3], int(words[4])))
-        elif channel == DOWN_CHANNEL and words[:2] == ["master", self.master_set] and self.on_down:
-            self.on_down((words[2], int(words[3])))
-
-    def _announced(self, address: tuple[str, int]) -> None:
-        if self.on_switch:
-            self.on_switch(address)
-        with self._changed:
-            self.announcements += 1
-            self._changed.notify_all()
-
-    def wait(self, timeout: float) -> None:
-        seen = self.announcements
-        with self._changed:
-            self._changed.wait_for(lambda: self.announcements != seen or self._stop.is_set(), timeout)
-
-    def close(self) -> None:
-        self._stop.set()
-        with self._changed:
-            self._changed.notify_all()
-
-
-class GrowingBackoff(AbstractBackoff):
-    """Back-off: BACKOFF_BASE three times, then doubling up to BACKOFF_CAP, slept in
-    watcher.wait(): a failover announcement ends the sleep at once, and the steps start
-    again from BACKOFF_BASE after it (the new master may refuse writes for a moment,
-    NOREPLICAS, until a replica has attached: poll it closely)."""
-
-    def __init__(self, watcher: SwitchWatcher | None = None, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP):
-        self.watcher, self.base, self.cap = watcher, base, cap
-        self._heard, self._since = 0, 0
-
-    def __deepcopy__(self, memo) -> GrowingBackoff:
-        return GrowingBackoff(self.watcher, self.base, self.cap)  # every connection copies its retry
-
-    def reset(self) -> None:
-        self._heard, self._since = (self.watcher.announcements if self.watcher else 0), 0
-
-    def compute(self, failures: int) -> float:
-        if self.watcher is not None and self.watcher.announcements != self._heard:
-            self._heard, self._since = self.watcher.announcements, failures - 1
-        delay = min(self.cap, self.base * 2 ** max(0, failures - 3 - self._since))
-        if self.watcher is None:
-            return delay
-        self.watcher.wait(delay)
-        return 0
-
-
-class MasterFollowingConnection(SentinelManagedConnection):
-    """Asks for the master on every (re)connect, retries included, and treats READONLY
-    and NOREPLICAS as "find the master again".
-
-    redis-py's retry reconnects to the address the connection already had, so after a
-    failover it could keep retrying the dead master (redis/redis-py#3874). READONLY (a
-    demoted master) already becomes a ConnectionError in redis-py; NOREPLICAS (a master
-    that lost its replicas: cut off from them, or promoted a moment ago) is made one
-    here, so the retry asks the sentinels again instead of failing the write."""
-
-    def _connect(self):
-        if self.connection_pool.is_master:
-            self.host, self.port = self.connection_pool.get_master_address()
-        return super()._connect()
-
-    def read_response(self, *args, **kwargs):
-        try:
-            return super().read_response(*args, **kwargs)
-        except ResponseError as exc:
-            if self.connection_pool.is_master and str(exc).startswith("NOREPLICAS"):
-                self.disconnect()
-                raise ConnectionError("NOREPLICAS: the master has no replica in sync; finding the master again") from exc
-            raise
-
-
-def drop_connections(pool: redis.ConnectionPool) -> None:
-    """Drop every connection of the pool to the old master, a command in flight included
-    (a hung or cut-off master would hold it for socket_timeout): idle ones are closed; the
-    sockets of those in use are only shut down, so the thread reading one gets a
-    ConnectionError and its retry reconnects to the new master at once (closing a socket
-    under a reading thread's feet would raise ValueError there instead)."""
-    pool.disconnect(inuse_connections=False)
-    with pool._lock:
-        in_use = list(pool._in_use_connections)
-    for connection in in_use:
-        sock = connection._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class Writer(redis.Redis):
-    """The writer's redis.Redis; close() also stops its sentinel watcher."""
-
-    watcher: SwitchWatcher | None = None
-
-    def close(self) -> None:
-        if self.watcher is not None:
-            self.watcher.close()
-            self.watcher.sentinel.close()
-        super().close()
-
-
-def writer(settings: Settings | None = None, retries: int = DEFAULT_RETRIES) -> Writer:
-    """A client on the current master, found through Sentinel and found again after a failover.
-
-    Create it once per process and reuse it (it keeps a pool of connections and one
-    subscription per sentinel); close() it at exit."""
-    settings = settings or settings_from_env()
-    sentinel = FollowingSentinel(
-        settings.sentinels,
-        # Sentinels ask for the password too; without it discovery fails with "No master found".
-        # No retry on a sentinel: a dead one is skipped for the next instead of retried.
-        sentinel_kwargs={"password": settings.password, "retry": None, **_timeouts(settings)},
-        password=settings.password,
-        **_timeouts(settings),
-    )
-    watcher = SwitchWatcher(sentinel, settings.master_set)
-    client = sentinel.master_for(
-        settings.master_set,
-        redis_class=Writer,
-        connection_class=MasterFollowingConnection,
-        retry=Retry(GrowingBackoff(watcher), retries),
-        retry_on_error=[ConnectionError, TimeoutError],
-    )
-    pool = client.connection_pool
-
-    def on_switch(address: tuple[str, int]) -> None:
-        if pool.master_address != address:
-            drop_connections(pool)
-
-    def on_down(address: tuple[str, int]) -> None:
-        # The retries then ask the sentinels, whose majority reports this master down:
-        # no write goes to it until they name a master again (this one, or a new one).
-        if pool.master_address == address:
-            drop_connections(pool)
-
-    watcher.on_switch, watcher.on_down = on_switch, on_down
-    client.watcher = watcher.watch(settings.sentinels)
-    try:
-        sentinel.discover_master(settings.master_set)  # learn the sentinels' own names
-    except (ConnectionError, TimeoutError):
-        pass  # none answers yet: the first write asks again
-    watcher.watch(sorted(sentinel.peers))
-    return client
-
-
-# ------------------------------------------------------------ confirmed writes
-class NotConfirmed(redis.RedisError):
-    """The write was applied on the master but fewer replicas than asked confirmed it in time."""
-
-
-def write_confirmed(client: redis.Redis, *command, replicas: int = REPLICAS, timeout_ms: int = CONFIRM_TIMEOUT_MS):
-    """Run one write command, then WAIT until `replicas` replicas hold it.
-
-    Returns the command's reply; raises NotConfirmed when fewer replicas confirmed
-    within timeout_ms: the write was applied on the master but may still be lost in a
-    failover. The pair is retried like any write of `client`: for a write that is not
-    idempotent pass a writer(retries=0), so that an error never means "applied twice".
-
-        write_confirmed(writer(retries=0), "INCR", "orders:count")
-        write_confirmed(w, "SET", "cart:42", "3 items", replicas=1)
-    """
-    pipe = client.pipeline(transaction=False)
-    pipe.execute_command(*command)
-    pipe.execute_command("WAIT", replicas, timeout_ms)
-    reply, confirmed = pipe.execute()
-    if int(confirmed) < replicas:
-        raise NotConfirmed(f"{confirmed} of {replicas} replicas confirmed the write within {timeout_ms} ms")
-    return reply
+def writer(settings: Settings | None = None, retries: int | None = None):
+    """A client on the master the majority of sentinels names; close() it at exit."""
+    return _lib.writer(settings or settings_from_env(), retries)
 
 
 if __name__ == "__main__":
     # python redis_client.py: write a key through the master, read it back through the Service.
-    import uuid
-
-    key = f"{{ service_name }}:example:{uuid.uuid4().hex}"
-    w = writer()
-    write_confirmed(w, "SET", key, "hello", "EX", 60)
-    print(f"wrote {key} on the master, confirmed by {REPLICAS} replicas; read back: {reader().get(key)!r}")
-    w.close()
+    print(_lib.example(settings_from_env(), "{{ service_name }}"))
 {% endwith %}{% elif topology == 'cluster' %}{% with %}"""{{ engine_name }} Cluster client for {{ service_name }} (redis-py RedisCluster).
 
 The keyspace is sharded over {{ cluster_masters }} masters. client() connects to the seed

@@ -1,0 +1,57 @@
+// Types of @example-org/redis-service-client (index.js): the same contract as the Python library.
+import type { Redis, SentinelConnector } from "ioredis";
+
+export declare const ENV_VARS: readonly string[];
+
+export interface Settings {
+  hosts: string[];
+  readPort: number;
+  sentinelPort: number;
+  masterSet: string;
+  /** The sentinels' down-after-milliseconds: retries and the give-up last about twice that. */
+  downAfterMs: number;
+  /** Replicas writeConfirmed waits for by default: all of them. */
+  replicas: number;
+  /** Connect, command and socket timeout (ms). */
+  timeoutMs: number;
+  /** Not enumerable: never printed with the settings. */
+  readonly password: string;
+}
+
+export interface ServiceOptions {
+  envVars?: readonly string[];
+  downAfterMs?: number;
+  replicas?: number;
+  timeoutMs?: number;
+}
+
+export interface SentinelAnswer {
+  ip: string;
+  port: string;
+  flags: string;
+  "config-epoch"?: string;
+  "num-other-sentinels"?: string;
+  [field: string]: string | undefined;
+}
+
+export declare function checkIoredis(): string;
+export declare function defaultRetries(settings: Settings): number;
+export declare function failoverMs(settings: Settings): number;
+export declare function settingsFromEnv(env?: Record<string, string | undefined>, service?: ServiceOptions): Settings;
+/** A client on the read Service (any pod). Use it for reads only. */
+export declare function reader(settings?: Settings): Redis;
+/** A client on the master the majority of sentinels names, following failovers. */
+export declare function writer(settings?: Settings, options?: { retries?: number; giveUpMs?: number }): Redis;
+/** One write command, then WAIT for `replicas` replicas; rejects with NotConfirmedError below that. */
+export declare function writeConfirmed(
+  client: Redis,
+  command: [string, ...(string | number | Buffer)[]],
+  options?: { replicas?: number; timeoutMs?: number },
+): Promise<unknown>;
+export declare function chooseMaster(answers: SentinelAnswer[], voters: number): { host: string; port: number } | null;
+/** Write a key through the master (WAIT-confirmed), read it back; resolves to a line saying so. */
+export declare function example(settings: Settings, prefix: string): Promise<string>;
+export declare class MajorityConnector extends SentinelConnector {}
+export declare class NotConfirmedError extends Error {}
+/** No master found within the writer's giveUpMs; the commands waiting reject with it. */
+export declare class MasterNotFoundError extends Error {}
