@@ -10,8 +10,9 @@
 #   .venv-routes/<key>/sandbox/     `pip install '.[sandbox]'` (not editable, as a user
 #                                   installs it): the route of the README's demo
 #
-# <key> is the hash of pyproject.toml: the dependencies are downloaded again only when it
-# changes. The project itself is reinstalled into base/ and sandbox/ (offline, from the
+# <key> is the hash of what pyproject.toml says about installing (build-system, project,
+# tool.setuptools; not the test runner's settings): the dependencies are downloaded again
+# only when that changes. The project itself is reinstalled into base/ and sandbox/ (offline, from the
 # wheelhouse) whenever its sources change, so the tests always see the working tree.
 #
 # Usage: scripts/route-venvs.sh [--offline]
@@ -21,7 +22,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD/.venv-routes
-key=$(sha256sum pyproject.toml | cut -c1-16)
+key=$(python3 -c 'import json, tomllib
+d = tomllib.load(open("pyproject.toml", "rb"))
+print(json.dumps([d.get("build-system"), d.get("project"), d.get("tool", {}).get("setuptools")], sort_keys=True))' \
+  | sha256sum | cut -c1-16)
 dir=$root/$key
 wheels=$dir/wheelhouse
 mkdir -p "$root"

@@ -5,13 +5,15 @@ is slow when it starts real servers or runs a whole tool chain end to end, that 
 it uses one of SLOW_FIXTURES (directly or through another fixture), or when its module
 says so (`pytestmark = pytest.mark.slow`, for stories with no such fixture: the demo).
 
-The longest modules run first. With pytest-xdist's work stealing (`--dist worksteal`,
-pyproject.toml), a worker that runs out of work takes tests from the end of another's
-queue: when the long modules come first, the end of every queue holds short tests and
-no worker is left alone with a long one at the end of the run. The order comes from
-tests/durations.json (seconds per test module, refreshed by a run with
-`--record-durations`); a module it does not list keeps its place after the listed ones.
-Modules move whole, so module-scoped fixtures (a cluster, a snapshot) start once.
+The longest modules run first. pytest-xdist hands each test to the next free worker in
+collection order (`--dist loadgroup --no-loadscope-reorder`, pyproject.toml), so when
+the long modules come first, the end of the run holds short tests and no worker is left
+alone with a long one. Tests that share an expensive module fixture (the portal's
+presses, the alert stories' Prometheus) carry one `xdist_group` mark and run on one
+worker, so the fixture is built once (work stealing split them and built it up to three
+times). The order comes from tests/durations.json (seconds per test module, refreshed by
+a run with `--record-durations`); a module it does not list keeps its place after the
+listed ones.
 """
 
 import json

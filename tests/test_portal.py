@@ -27,12 +27,14 @@ import yaml
 from redis_scaffold import cli
 from redis_scaffold.portal import export
 from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG, git, snapshot_template
+from tests.fixtures.shared import built_once
 from tests.test_cluster_generate import BAD_CLUSTER_ANSWERS
 from tests.test_elasticache_template import BAD_ELASTICACHE_ANSWERS, BAD_NETWORK
 from tests.test_generate import BAD_ANSWERS
 
 PORTAL = REPO_ROOT / "tests" / "portal"
 STOCK_COOKIECUTTER = REPO_ROOT / ".venv-cookiecutter" / "bin"
+PRESS_S = 120  # an upper bound per button press in a batch (about 4 s of CPU each)
 TEMPLATE = REPO_ROOT / "backstage" / "template.yaml"
 
 PAYMENTS = {  # a team that changes names, pod count, quorum, KMS key, storage, timing
@@ -156,7 +158,7 @@ def backstage_installed() -> None:
     assert not installed & {"copier", "redis-scaffold", "jinja2-ansible-filters", "plumbum"}
 
 
-def backstage(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+def backstage(tmp: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run scaffold.cjs with a PATH that has node and stock cookiecutter, nothing else."""
     node = shutil.which("node")
     env = {
@@ -171,7 +173,7 @@ def backstage(tmp: Path, *args: str) -> subprocess.CompletedProcess:
         cwd=tmp,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
 
 
@@ -199,7 +201,9 @@ def press_each(template: Path, forms: dict[str, dict], tmp: Path) -> dict:
         published.mkdir(parents=True)
         jobs[name] = {"values": str(values), "capture": str(published)}
     (tmp / "jobs.json").write_text(json.dumps(jobs))
-    run = backstage(tmp, "run-many", str(template), str(tmp / "jobs.json"))
+    run = backstage(
+        tmp, "run-many", str(template), str(tmp / "jobs.json"), timeout=PRESS_S * len(jobs)
+    )
     assert run.returncode == 0, run.stderr[-4000:]
     results = json.loads(run.stdout)
     return {name: {"published": Path(jobs[name]["capture"])} | results[name] for name in forms}
@@ -254,11 +258,26 @@ def template_src(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pressed(backstage_installed, tmp_path_factory) -> dict:
-    """The button pressed once for each answer set (one Backstage process for them all)."""
-    return press_the_buttons(TEMPLATE, ANSWER_SETS, tmp_path_factory.mktemp("pressed"))
+    """The button pressed once for each answer set (one Backstage process for them all,
+    once per run: tests/fixtures/shared.py); the tests only read what was published."""
+    presses = built_once(tmp_path_factory, "portal-answer-sets", press_for_json(ANSWER_SETS))
+    refused = {name: press["error"][-2000:] for name, press in presses.items() if "error" in press}
+    assert not refused, refused
+    return {name: (Path(press["published"]), press["result"]) for name, press in presses.items()}
+
+
+def press_for_json(forms: dict[str, dict], template: Path = TEMPLATE):
+    def build(folder: Path) -> dict:
+        presses = press_each(template, forms, folder)
+        return {
+            name: press | {"published": str(press["published"])} for name, press in presses.items()
+        }
+
+    return build
 
 
 # -------------------------------------------------------------------------- stories
+@pytest.mark.timeout(PRESS_S * len(ANSWER_SETS))  # its first test waits for every press
 @pytest.mark.parametrize("name", ANSWER_SETS)
 def test_the_portal_button_makes_what_copier_makes(pressed, template_src, tmp_path, name):
     answers = ANSWER_SETS[name]
@@ -419,9 +438,13 @@ CROSS_FIELD = {
 @pytest.fixture(scope="module")
 def cross_field_presses(backstage_installed, tmp_path_factory) -> dict:
     forms = {field: answers | {"customise": True} for field, answers in CROSS_FIELD.items()}
-    return press_each(TEMPLATE, forms, tmp_path_factory.mktemp("cross-field"))
+    presses = built_once(tmp_path_factory, "portal-cross-field", press_for_json(forms))
+    return {
+        name: press | {"published": Path(press["published"])} for name, press in presses.items()
+    }
 
 
+@pytest.mark.timeout(PRESS_S * len(CROSS_FIELD))
 @pytest.mark.parametrize("field", CROSS_FIELD)
 def test_rules_between_answers_stop_the_button_before_anything_is_published(
     cross_field_presses, template_src, tmp_path, field
@@ -442,9 +465,15 @@ RELEASED_FORM = {"service_name": "ledger", "customise": True, "kms_key_id": "ali
 @pytest.fixture(scope="module")
 def released_template(tmp_path_factory) -> tuple[Path, Path]:
     """The template at OLD, and at NEW with two conditional files, a conditional folder
-    and a README edit; backstage/ exported at each release: (repo, exports / TAG)."""
-    repo = snapshot_template(tmp_path_factory.mktemp("released"), OLD)
-    exports = tmp_path_factory.mktemp("exports")
+    and a README edit; backstage/ exported at each release: (repo, exports / TAG).
+    Built once per run; its tests only clone and read it."""
+    repo, exports = built_once(tmp_path_factory, "portal-releases", release_two_versions)
+    return Path(repo), Path(exports)
+
+
+def release_two_versions(folder: Path) -> list[str]:
+    repo = snapshot_template(folder / "released", OLD)
+    exports = folder / "exports"
     export.write(exports / OLD, export.render(repo, str(repo), OLD))
     tpl = repo / "template"
     (tpl / "{% if kms_key_id %}KMS.md{% endif %}.jinja").write_text(
@@ -464,7 +493,7 @@ def released_template(tmp_path_factory) -> tuple[Path, Path]:
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "new")
     git(repo, "tag", NEW)
     export.write(exports / NEW, export.render(repo, str(repo), NEW))
-    return repo, exports
+    return [str(repo), str(exports)]
 
 
 def test_a_portal_repository_follows_the_template_with_copier_update(
