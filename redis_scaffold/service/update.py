@@ -245,11 +245,11 @@ def dropped_edits(project: Path, base: str) -> list[Conflict]:
 
 # ------------------------------------------------------ what Renovate can follow
 # Renovate's copier manager (docs/updating.md, "The fleet") reads `_src_path` as a URL
-# (a scheme:// URL, or git@host:path) whose tags it lists with git, and proposes an update
+# (a scheme:// URL, or user@host:path as git's SSH form) whose tags it lists with git, and proposes an update
 # only from a `_commit` that is a release tag. copier.yml's closing message
 # (_message_after_copy) applies the same two patterns at copy time; tests/test_renovate.py
 # checks that both agree on every example.
-RENOVATE_SRC = r"^((https?|ssh|git|file)://|git@[^:/]+:.)"
+RENOVATE_SRC = r"^((https?|ssh|git|file)://|[^@/:]+@[^:/]+:.)"
 RELEASE_TAG = r"^v?[0-9]+(\.[0-9]+)+((a|b|rc)[0-9]+)?$"
 SHORTHANDS = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
 
