@@ -319,3 +319,16 @@ def test_redis_scaffold_update_says_when_renovate_cannot_follow(
         f"warning: Renovate cannot follow this repository: _src_path {plain!r} is not a URL "
         "Renovate can look up: set it to the template's URL" in err
     )
+
+
+def test_the_portal_export_says_when_its_repositories_could_not_be_followed(tmp_path, capsys):
+    """What the portal records as _src_path is its template URL: a local checkout's path
+    (a portal host's temporary clone) would leave every repository it makes behind."""
+    out = tmp_path / "backstage"
+    argv = ["backstage", "export", "--out", str(out), "--template-url", str(tmp_path)]
+    assert main(argv) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "Renovate cannot follow the repositories the portal makes: "
+        f"_src_path {str(tmp_path)!r} is not a URL Renovate can look up" in err
+    )
