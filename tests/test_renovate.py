@@ -38,8 +38,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2_ansible_filters import AnsibleCoreFiltersExtension
 
 from redis_scaffold.cli import main
+from redis_scaffold.fleet import renovate_problems
 from redis_scaffold.project import ANSWERS_FILE, read_answers
-from redis_scaffold.service.update import renovate_problems
 from tests.fixtures.generation import REPO_ROOT, git
 from tests.fixtures.versions import (
     NEW_WORKFLOW,

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import pathspec
 import yaml
 
+from redis_scaffold.fleet import renovate_src_problem
 from redis_scaffold.portal.rendition import (
     CONDITIONAL,
     CONTEXT_FILE,
@@ -557,8 +558,6 @@ def export(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else root / OUT
     files = render(root, args.template_url, args.tag)  # an ExportError exits 2 (cli.py)
     # Every repository the portal makes records this URL: Renovate must be able to use it.
-    from redis_scaffold.service.update import renovate_src_problem
-
     problem = renovate_src_problem(args.template_url or portal_settings(root)["template_url"])
     if problem:
         print(

@@ -8,14 +8,13 @@ scan after: the command exits non-zero, listing the files, while any conflict re
 ``--check`` runs the same checks on an update made elsewhere, without updating: the
 generated repository's CI runs it on a template-update pull request, which Renovate makes
 with plain ``copier update`` (docs/updating.md, "The fleet"). Both say when Renovate
-cannot follow the repository (:func:`renovate_problems`), and how to fix it.
+cannot follow the repository (redis_scaffold/fleet.py), and how to fix it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from copier.errors import CopierError
 from packaging.version import InvalidVersion, Version
 
 from redis_scaffold.errors import ScaffoldError
+from redis_scaffold.fleet import renovate_problems
 from redis_scaffold.project import ANSWERS_FILE, read_answers
 
 # Directories that hold tools or caches, never template output.
@@ -241,46 +241,6 @@ def dropped_edits(project: Path, base: str) -> list[Conflict]:
                     )
                 )
     return found
-
-
-# ------------------------------------------------------ what Renovate can follow
-# Renovate's copier manager (docs/updating.md, "The fleet") reads `_src_path` as a URL
-# (a scheme:// URL, or user@host:path as git's SSH form) whose tags it lists with git, and proposes an update
-# only from a `_commit` that is a release tag. copier.yml's closing message
-# (_message_after_copy) applies the same two patterns at copy time; tests/test_renovate.py
-# checks that both agree on every example.
-RENOVATE_SRC = r"^((https?|ssh|git|file)://|[^@/:]+@[^:/]+:.)"
-RELEASE_TAG = r"^v?[0-9]+(\.[0-9]+)+((a|b|rc)[0-9]+)?$"
-SHORTHANDS = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
-
-
-def renovate_src_problem(src: str) -> str | None:
-    """Why Renovate cannot look the template ``src`` up, with the URL to use; None if it can."""
-    if re.search(RENOVATE_SRC, src):
-        return None
-    prefix = next((p for p in SHORTHANDS if src.startswith(p)), None)
-    url = (
-        f"{SHORTHANDS[prefix]}{src[len(prefix) :].removesuffix('.git')}.git"
-        if prefix
-        else "the template's URL (https://host/org/repo.git or git@host:org/repo.git)"
-    )
-    return f"_src_path {src!r} is not a URL Renovate can look up: set it to {url}"
-
-
-def renovate_problems(answers: dict) -> list[str]:
-    """Why Renovate cannot follow a repository with these answers, each with its fix."""
-    src, commit = str(answers.get("_src_path") or ""), str(answers.get("_commit") or "")
-    problems = []
-    src_problem = renovate_src_problem(src)
-    if src_problem:
-        problems.append(f"{src_problem} in {ANSWERS_FILE} and commit")
-    if not re.search(RELEASE_TAG, commit):
-        problems.append(
-            f"_commit {commit!r} is not a release tag, so Renovate never proposes an "
-            "update: once the template has a vX.Y.Z tag, run "
-            "`copier recopy --trust --vcs-ref vX.Y.Z` before changing anything"
-        )
-    return problems
 
 
 # -------------------------------------------------------------- preconditions
