@@ -107,6 +107,18 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# Renovate, the fleet's update bot, and the Node 24 it needs (the `node` package ships
+# the binary; Debian's node is older): tests/test_renovate.py runs them offline.
+# --omit=optional: Renovate's optional re2 would compile C++ for minutes (its prebuilt
+# binary comes from GitHub, which the machines do not reach); Renovate uses RegExp then.
+lock=tests/renovate/package-lock.json
+stamp=tests/renovate/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing Renovate and Node 24 (npm ci, tests/renovate)"
+  npm ci --prefix tests/renovate --omit=optional --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$stamp"
+fi
+
 # What a Backstage host has next to it: stock cookiecutter in a venv of its own, nothing
 # of this project, so the portal tests prove the rendition needs nothing else.
 reqs=tests/portal/requirements.txt

@@ -175,6 +175,10 @@ def test_a_copy_from_a_release_says_nothing_about_tags(repo, template_src, tmp_p
     result = copy(str(template_src), tmp_path / "tagged", "--vcs-ref", TEMPLATE_TAG)
     assert "Next steps" in result.stderr
     assert "no release tag" not in result.stderr
+    # A plain path: copier updates from it, Renovate cannot look it up; the fix is named.
+    message = " ".join(result.stderr.split())
+    assert f'names its template "{template_src}", which Renovate cannot look up' in message
+    assert "or set _src_path to it in .copier-answers.yml and commit" in message
 
 
 def test_a_copy_from_an_untagged_template_says_updates_need_a_tag(template_src, tmp_path):

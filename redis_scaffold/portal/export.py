@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import pathspec
 import yaml
 
+from redis_scaffold.fleet import renovate_src_problem
 from redis_scaffold.portal.rendition import (
     CONDITIONAL,
     CONTEXT_FILE,
@@ -556,6 +557,15 @@ def export(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     out = Path(args.out) if args.out else root / OUT
     files = render(root, args.template_url, args.tag)  # an ExportError exits 2 (cli.py)
+    # Every repository the portal makes records this URL: Renovate must be able to use it.
+    problem = renovate_src_problem(args.template_url or portal_settings(root)["template_url"])
+    if problem:
+        print(
+            f"warning: Renovate cannot follow the repositories the portal makes: {problem} "
+            "(--template-url, or [tool.redis-scaffold] template_url; docs/updating.md, "
+            "'The fleet').",
+            file=sys.stderr,
+        )
     if args.check:
         found = differences(files, on_disk(out) if out.exists() else {})
         for line in found:

@@ -4,6 +4,11 @@ copier exits 0 even when it leaves conflict markers or ``*.rej`` files, and fail
 (or not at all) when the answers file, the git repository or the template tags are
 missing. This wraps :func:`copier.run_update` with those checks before, and a conflict
 scan after: the command exits non-zero, listing the files, while any conflict remains.
+
+``--check`` runs the same checks on an update made elsewhere, without updating: the
+generated repository's CI runs it on a template-update pull request, which Renovate makes
+with plain ``copier update`` (docs/updating.md, "The fleet"). Both say when Renovate
+cannot follow the repository (redis_scaffold/fleet.py), and how to fix it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +25,7 @@ from copier.errors import CopierError
 from packaging.version import InvalidVersion, Version
 
 from redis_scaffold.errors import ScaffoldError
+from redis_scaffold.fleet import renovate_problems
 from redis_scaffold.project import ANSWERS_FILE, read_answers
 
 # Directories that hold tools or caches, never template output.
@@ -42,8 +49,11 @@ class ConflictsRemain(ScaffoldError):
 class Conflict:
     path: str  # relative to the project, with '/' separators
     lines: tuple[int, ...]  # 1-based lines of the markers; empty for a .rej file
+    note: str = ""  # what else is wrong with it (edits the update dropped), if not the above
 
     def __str__(self) -> str:
+        if self.note:
+            return f"{self.path} ({self.note})"
         if not self.lines:
             return (
                 f"{self.path} (changes the update could not apply, or your edits to a file "
@@ -102,20 +112,25 @@ def find_conflicts(project: Path) -> list[Conflict]:
         if path.name.endswith(".rej"):
             found.append(Conflict(rel, ()))
             continue
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        if b"\0" in data[:8000]:
-            continue  # binary
         lines = tuple(
             number
-            for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1)
+            for number, line in enumerate(_text_lines(path), 1)
             if line.startswith(MARKER_STARTS)
         )
         if lines:
             found.append(Conflict(rel, lines))
     return found
+
+
+def _text_lines(path: Path) -> list[str]:
+    """The lines of a text file; none for a binary or unreadable one."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    if b"\0" in data[:8000]:
+        return []  # binary
+    return data.decode("utf-8", "replace").splitlines()
 
 
 def conflicts_message(conflicts: list[Conflict]) -> str:
@@ -131,13 +146,14 @@ def conflicts_message(conflicts: list[Conflict]) -> str:
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
-def _team_changes(project: Path, path: str) -> str:
-    """The team's own changes to ``path`` since the template last wrote it, as a diff.
+def _team_changes(project: Path, path: str, rev: str = "HEAD") -> str:
+    """The team's own changes to ``path`` at ``rev`` since the template last wrote it, as
+    a diff.
 
     Template writes (copy, update, adopt) are the commits that also change the answers
     file; any later commit to ``path`` is the team's. Empty when there is none.
     """
-    commits = _git(project, "log", "--format=%H", "--", path).stdout.split()
+    commits = _git(project, "log", "--format=%H", rev, "--", path).stdout.split()
     for index, commit in enumerate(commits):
         touched = _git(
             project, "diff-tree", "--no-commit-id", "--name-only", "-r", "--root", commit
@@ -145,8 +161,8 @@ def _team_changes(project: Path, path: str) -> str:
         if ANSWERS_FILE in touched.splitlines():
             if index == 0:
                 return ""
-            return _git(project, "diff", commit, "HEAD", "--", path).stdout
-    return _git(project, "diff", EMPTY_TREE, "HEAD", "--", path).stdout
+            return _git(project, "diff", commit, rev, "--", path).stdout
+    return _git(project, "diff", EMPTY_TREE, rev, "--", path).stdout
 
 
 def keep_dropped_edits(project: Path) -> list[str]:
@@ -169,9 +185,67 @@ def keep_dropped_edits(project: Path) -> list[str]:
     return kept
 
 
+def dropped_edits(project: Path, base: str) -> list[Conflict]:
+    """Team edits that a template update since ``base`` deleted, not yet carried over.
+
+    Plain ``copier update`` (what Renovate runs) deletes a file the release renamed or
+    removed with the team's edits in it, where ``redis-scaffold update`` keeps them as
+    ``<file>.rej`` (:func:`keep_dropped_edits`). Here, for each file deleted by a commit
+    after ``base`` that also changed the answers file (an update), the team's changes
+    as of that commit's parent: reported while a line the team added is in no file of
+    the working tree, that is, until the team has moved it to where it now belongs.
+    """
+    if _git(
+        project, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False
+    ).returncode:
+        raise UpdateError(
+            f"--base {base}: no such commit here. The check needs the history: fetch the "
+            "target branch (actions/checkout with fetch-depth: 0)."
+        )
+    updates = _git(project, "log", "--format=%H", f"{base}..HEAD", "--", ANSWERS_FILE).stdout
+    present: set[str] | None = None
+    found = []
+    for commit in updates.split():
+        if _git(project, "rev-parse", "--verify", "--quiet", f"{commit}^", check=False).returncode:
+            continue  # the first commit: nothing before it to lose
+        deleted = _git(
+            project,
+            "diff-tree",
+            "--no-commit-id",
+            "--name-only",
+            "--diff-filter=D",
+            "-r",
+            commit,
+        ).stdout.split("\n")
+        for path in filter(None, deleted):
+            changes = _team_changes(project, path, f"{commit}^")
+            added = [
+                line[1:].strip()
+                for line in changes.splitlines()
+                if line.startswith("+") and not line.startswith("+++") and line[1:].strip()
+            ]
+            if present is None:
+                present = {
+                    line.strip() for file in _candidate_files(project) for line in _text_lines(file)
+                }
+            missing = [line for line in added if line not in present]
+            if missing:
+                found.append(
+                    Conflict(
+                        path,
+                        (),
+                        f"deleted by the template update with your edits in it; carry them "
+                        f"to the file that replaced it (the release's CHANGELOG names it), "
+                        f"e.g. {missing[0]!r}; `git diff {commit}^ {commit} -- {path}` "
+                        "shows the file as it was",
+                    )
+                )
+    return found
+
+
 # -------------------------------------------------------------- preconditions
-def check_can_update(project: Path) -> dict:
-    """Refuse, with what to do instead, any project copier update would fail on or damage."""
+def check_answers(project: Path) -> dict:
+    """The answers of ``project``, refusing an answers file copier cannot update from."""
     if not project.is_dir():
         raise UpdateError(f"{project} is not a directory")
     answers = read_answers(project, missing_ok=True)
@@ -182,6 +256,12 @@ def check_can_update(project: Path) -> dict:
             "cannot tell which template version made it. Link it to the template first:\n"
             f"  redis-scaffold adopt {project} --template <template repo> [--vcs-ref <tag>]"
         )
+    return answers
+
+
+def check_can_update(project: Path) -> dict:
+    """Refuse, with what to do instead, any project copier update would fail on or damage."""
+    answers = check_answers(project)
     if not is_git_repo(project):
         raise UpdateError(
             f"{project} is not the top of a git repository: copier update replays your "
@@ -205,6 +285,32 @@ def check_can_update(project: Path) -> dict:
             "docs/updating.md, section 'Release' (tag vX.Y.Z after the CHANGELOG entry)."
         )
     return answers
+
+
+# ------------------------------------------------------------- check only
+def verify(project: Path, base: str | None = None) -> list[Conflict]:
+    """Check an update made elsewhere (a Renovate pull request) as :func:`update` would
+    have left it; return what remains to resolve.
+
+    Raises UpdateError when the answers file is not one an update can start from next
+    time: incomplete, or ``_commit`` not a release tag of the template. Returns the
+    conflict markers and ``.rej`` files, and, with ``base`` (the pull request's target),
+    the team edits an update since then deleted (:func:`dropped_edits`).
+    """
+    answers = check_answers(project)
+    src, commit = str(answers["_src_path"]), str(answers["_commit"])
+    tags = pep440_tags(src)
+    if commit not in tags:
+        raise UpdateError(
+            f"{ANSWERS_FILE} records _commit {commit!r}, which is not a release tag of the "
+            f"template {src} (tags: {', '.join(tags[-5:]) or 'none'}): the next update could "
+            "not start from it. Restore the release tag the update recorded "
+            f"(`git log -p -- {ANSWERS_FILE}`)."
+        )
+    conflicts = find_conflicts(project)
+    if base is not None:
+        conflicts += dropped_edits(project, base)
+    return conflicts
 
 
 # ----------------------------------------------------------------------- update
@@ -238,11 +344,30 @@ def update(
 
 
 # -------------------------------------------------------------------------- CLI
+def _warn_renovate(project: Path) -> None:
+    answers = read_answers(project, missing_ok=True)
+    if not (answers.get("_src_path") and answers.get("_commit")):
+        return  # not linked to a template at all: the refusal says what to do
+    for problem in renovate_problems(answers):
+        print(f"warning: Renovate cannot follow this repository: {problem}.", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).absolute()
+    if args.check:
+        conflicts = verify(project, args.base)
+        _warn_renovate(project)
+        if conflicts:
+            raise ConflictsRemain(conflicts_message(conflicts))
+        answers = read_answers(project)
+        print(f"{project}: on template release {answers['_commit']}, nothing left to resolve.")
+        return 0
+    if args.base:
+        raise UpdateError("--base goes with --check")
     conflicts = update(
         project, vcs_ref=args.vcs_ref, conflict=args.conflict, defaults=args.defaults
     )
+    _warn_renovate(project)  # what the update recorded: a tag now, the same _src_path
     if conflicts:
         raise ConflictsRemain(conflicts_message(conflicts))
     print(
@@ -259,7 +384,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Update a generated repository to a newer template release. Refuses to start "
             "without an answers file, outside a clean git repository, or on an untagged "
-            "template; exits 1 listing the files while conflict markers or .rej files remain."
+            "template; exits 1 listing the files while conflict markers or .rej files remain. "
+            "--check runs the same checks on an update made elsewhere, such as Renovate's."
         ),
     )
     parser.add_argument("project_dir", metavar="PROJECT_DIR")
@@ -276,5 +402,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--defaults",
         action="store_true",
         help="keep recorded answers and take defaults for new questions without asking",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=(
+            "update nothing: check an update made elsewhere (a Renovate pull request) as "
+            "this command would have left it; exit 1 while conflicts remain, 2 when the "
+            "answers file names no release of the template"
+        ),
+    )
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        help=(
+            "with --check: the pull request's target (origin/main); also fail on team "
+            "edits in files an update since REF deleted, until they are carried over"
+        ),
     )
     parser.set_defaults(func=_run)

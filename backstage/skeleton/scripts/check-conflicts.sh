@@ -1,7 +1,8 @@
 #!/bin/sh
 # Fail while `copier update` left conflicts behind: lines starting with <<<<<<< or
 # >>>>>>> (a lone ======= is a Markdown underline, not a conflict), or *.rej files.
-# Used by `make check-conflicts`, the pre-commit hook and CI. POSIX sh, find and grep.
+# Used by `make check-conflicts`, the pre-commit hook and Renovate's post-upgrade task
+# (renovate.json). POSIX sh, find and grep.
 # Exit status: 0 clean, 1 conflicts found (listed on stderr).
 set -u
 cd "$(dirname "$0")/.." || exit 2
