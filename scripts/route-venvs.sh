@@ -10,9 +10,9 @@
 #   .venv-routes/<key>/sandbox/     `pip install '.[sandbox]'` (not editable, as a user
 #                                   installs it): the route of the README's demo
 #
-# <key> is the hash of what pyproject.toml says about installing (build-system, project,
-# tool.setuptools; not the test runner's settings): the dependencies are downloaded again
-# only when that changes. The project itself is reinstalled into base/ and sandbox/ (offline, from the
+# <key> is the hash of what pyproject.toml says about installing (scripts/route_key.py;
+# not the test runner's settings): the dependencies are downloaded again only when that
+# changes. The project itself is reinstalled into base/ and sandbox/ (offline, from the
 # wheelhouse) whenever its sources change, so the tests always see the working tree.
 #
 # Usage: scripts/route-venvs.sh [--offline]
@@ -22,10 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD/.venv-routes
-key=$(python3 -c 'import json, tomllib
-d = tomllib.load(open("pyproject.toml", "rb"))
-print(json.dumps([d.get("build-system"), d.get("project"), d.get("tool", {}).get("setuptools")], sort_keys=True))' \
-  | sha256sum | cut -c1-16)
+key=$(python3 scripts/route_key.py pyproject.toml)
 dir=$root/$key
 wheels=$dir/wheelhouse
 mkdir -p "$root"

@@ -27,6 +27,7 @@ import pytest
 
 from redis_scaffold.project import read_answers
 from redis_scaffold.sandbox.emulator import aws_env
+from tests.fixtures.copier_cli import other_warnings
 from tests.fixtures.generation import REPO_ROOT, TEMPLATE_TAG
 from tests.fixtures.routes import Routes
 
@@ -204,7 +205,7 @@ def test_copier_alone_with_credentials_creates_the_secret(
         aws_secret_access_key="testing",
     )
     assert client.describe_secret(SecretId="shopping-cart-redis")["Name"] == "shopping-cart-redis"
-    assert "warning" not in result.stderr.lower()
+    assert other_warnings(result.stderr) == []
 
 
 def test_the_post_copy_hook_exits_0_even_on_bad_arguments(tmp_path):
