@@ -15,7 +15,11 @@ from pathlib import Path
 
 def route_key(pyproject: Path) -> str:
     spec = tomllib.loads(pyproject.read_text())
-    install = [spec.get("build-system"), spec.get("project"), spec.get("tool", {}).get("setuptools")]
+    install = [
+        spec.get("build-system"),
+        spec.get("project"),
+        spec.get("tool", {}).get("setuptools"),
+    ]
     return hashlib.sha256(json.dumps(install, sort_keys=True).encode()).hexdigest()[:16]
 
 
