@@ -144,6 +144,28 @@ OBJECT_META = {
 }
 
 
+def closed(node):
+    """Every object schema that lists its properties refuses others, in place (what a
+    structural CRD schema prunes fails here). A Go pattern's inline flag after the anchor
+    (`^(?i)...`) moves in front of it, where Python's re wants it (the same language)."""
+    if isinstance(node, dict):
+        if str(node.get("pattern", "")).startswith("^(?i)"):
+            node["pattern"] = "(?i)^" + node["pattern"][5:]
+        if (
+            node.get("type") == "object"
+            and "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            node["additionalProperties"] = False
+        for value in node.values():
+            closed(value)
+    elif isinstance(node, list):
+        for value in node:
+            closed(value)
+    return node
+
+
 def strict(schema: dict) -> dict:
     """The CRD schema, closed: every object that lists its properties refuses others.
 
@@ -151,24 +173,7 @@ def strict(schema: dict) -> dict:
     x-kubernetes-preserve-unknown-fields; a pruned field is a silent mistake, so here it
     fails. (ESO's v1 schemas use no x-kubernetes-preserve-unknown-fields; maps keep
     their own additionalProperties.)"""
-    schema = copy.deepcopy(schema)
-
-    def close(node):
-        if isinstance(node, dict):
-            if (
-                node.get("type") == "object"
-                and "properties" in node
-                and "additionalProperties" not in node
-                and not node.get("x-kubernetes-preserve-unknown-fields")
-            ):
-                node["additionalProperties"] = False
-            for value in node.values():
-                close(value)
-        elif isinstance(node, list):
-            for value in node:
-                close(value)
-
-    close(schema)
+    schema = closed(copy.deepcopy(schema))
     schema["properties"]["metadata"] = OBJECT_META
     schema["properties"].pop("status")  # written by the operator, never by us
     schema["required"] = ["apiVersion", "kind", "metadata", "spec"]

@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.test_manifests import K8S_VERSION, OBJECT_META, kustomize, one
+from tests.test_manifests import K8S_VERSION, OBJECT_META, closed, kustomize, one
 
 SCHEMAS = Path(__file__).parent / "data" / "prometheus-operator"
 MONITORING = {"monitoring": "prometheus-operator"}
@@ -32,28 +32,6 @@ CASES = {
     "cluster-valkey": MONITORING | {"topology": "cluster", "engine": "valkey"},
 }
 EXPORTERS = {"sentinel": {"redis-exporter", "sentinel-exporter"}, "cluster": {"redis-exporter"}}
-
-
-def closed(node):
-    """Every object schema that lists its properties refuses others (as test_manifests).
-    A Go pattern's inline flag after the anchor (`^(?i)...`) moves in front of it, where
-    Python's re wants it (the same language)."""
-    if isinstance(node, dict):
-        if str(node.get("pattern", "")).startswith("^(?i)"):
-            node["pattern"] = "(?i)^" + node["pattern"][5:]
-        if (
-            node.get("type") == "object"
-            and "properties" in node
-            and "additionalProperties" not in node
-            and not node.get("x-kubernetes-preserve-unknown-fields")
-        ):
-            node["additionalProperties"] = False
-        for value in node.values():
-            closed(value)
-    elif isinstance(node, list):
-        for value in node:
-            closed(value)
-    return node
 
 
 @cache
