@@ -41,8 +41,52 @@ LIBRARY = "@example-org/redis-service-client"
 CLIENTS = Path(__file__).resolve().parents[2] / "clients"
 
 
-class NodeApp:
+class AppProcess:
+    """What both adapters' processes share: run a command or the write load (the same
+    arguments for node_load.cjs and py_load.py) with the app's env, in the adapter's folder."""
+
+    snippet: Path
+    load_script: Path
+
+    def interpreter(self) -> str:
+        raise NotImplementedError
+
+    def process_env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [self.interpreter(), *args],
+            env=self.process_env(),
+            cwd=self.snippet.parent,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def spawn_load(
+        self, prefix: str, wait_replicas: int, wait_ms: int, pause_ms: float, max_seconds: float
+    ):
+        argv = [self.interpreter(), str(self.load_script), str(self.snippet), prefix]
+        argv += [str(wait_replicas), str(wait_ms), str(pause_ms), str(max_seconds)]
+        return subprocess.Popen(
+            argv,
+            env=self.process_env(),
+            cwd=self.snippet.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+class NodeApp(AppProcess):
     """The generated Node snippet of `repo`, configured from `env` as an app would be."""
+
+    load_script = LOAD_SCRIPT
+
+    def interpreter(self) -> str:
+        return self.node
 
     def __init__(self, repo: Path, env: Mapping[str, str], node_modules: Path) -> None:
         self.repo = Path(repo)
@@ -72,38 +116,18 @@ class NodeApp:
             **self.env,
         }
 
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [self.node, *args],
-            env=self.process_env(),
-            cwd=self.snippet.parent,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
     def run_example(self, timeout: float = 60) -> subprocess.CompletedProcess:
         """`node redis_client.js`: the snippet's own write (WAIT-confirmed) and read back."""
         return self.run(str(self.snippet), timeout=timeout)
 
-    def spawn_load(
-        self, prefix: str, wait_replicas: int, wait_ms: int, pause_ms: float, max_seconds: float
-    ):
-        argv = [self.node, str(LOAD_SCRIPT), str(self.snippet), prefix]
-        argv += [str(wait_replicas), str(wait_ms), str(pause_ms), str(max_seconds)]
-        return subprocess.Popen(
-            argv,
-            env=self.process_env(),
-            cwd=self.snippet.parent,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
 
-
-class PythonApp:
+class PythonApp(AppProcess):
     """The generated Python adapter of `repo` under `python` (another venv), as NodeApp."""
+
+    load_script = PY_LOAD_SCRIPT
+
+    def interpreter(self) -> str:
+        return str(self.python)
 
     def __init__(self, repo: Path, env: Mapping[str, str], python: Path) -> None:
         self.repo = Path(repo)
@@ -123,31 +147,6 @@ class PythonApp:
             "PYTHONPATH": str(CLIENTS / "python" / "src"),
             **self.env,
         }
-
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(self.python), *args],
-            env=self.process_env(),
-            cwd=self.snippet.parent,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def spawn_load(
-        self, prefix: str, wait_replicas: int, wait_ms: int, pause_ms: float, max_seconds: float
-    ):
-        argv = [str(self.python), str(PY_LOAD_SCRIPT), str(self.snippet), prefix]
-        argv += [str(wait_replicas), str(wait_ms), str(pause_ms), str(max_seconds)]
-        return subprocess.Popen(
-            argv,
-            env=self.process_env(),
-            cwd=self.snippet.parent,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
 
 
 class NodeWriteLoad(LoadRecord):
