@@ -29,6 +29,7 @@ pytest_plugins = [
     "tests.fixtures.aws",
     "tests.fixtures.topology",
     "tests.fixtures.versions",
+    "tests.fixtures.releases",
     "tests.fixtures.tls",
     "tests.fixtures.routes",
 ]
@@ -40,7 +41,7 @@ SLOW_FIXTURES = {
     "tls_redis": "redis-server processes with TLS on loopback",
     "terraform": "the Terraform CLI and the aws provider",
     "template_versions": "template releases and copier update between them",
-    "from_0_1_0": "the real 0.1.0 release and copier update from it",
+    "real_releases": "the real releases and copier update from them",
     "routes": "the install routes' virtual environments, copier and the CLI as installed",
     "backstage_installed": "node and a stock cookiecutter: the portal's button",
     "scan_venv": "the security scanners (checkov, zizmor) over every rendered variant",
@@ -87,3 +88,15 @@ def _merged() -> dict[str, float]:
     recorded = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
     recorded.update({m: round(s, 1) for m, s in _spent.items()})
     return dict(sorted(recorded.items()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def copier_cache(tmp_path_factory: pytest.TempPathFactory):
+    """copier (9.19) keeps a git mirror of every remote template, file:// URLs included,
+    in the user's cache, and refreshes it with `git remote update` on each use: two
+    workers refreshing one mirror at once fail ("cannot lock ref"), and a run would
+    leave mirrors in ~/.cache. Each worker keeps its own, in its temporary folder."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("COPIER_CACHE_DIR", str(tmp_path_factory.mktemp("copier-cache")))
+    yield
+    patch.undo()

@@ -3,7 +3,7 @@
 The template's releases are built by tests/fixtures/versions.py: v1 is the working tree,
 v2 renames an answer (with the migration such a release adds), renames a file, adds a
 manifest, bumps a default and changes the README's first line. The last story starts
-from the real 0.1.0 release, the commit that shipped it.
+from the real 0.1.0 release (tests/fixtures/releases.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 import copier
@@ -21,6 +20,7 @@ import yaml
 from redis_scaffold.cli import main
 from redis_scaffold.project import read_answers
 from tests.fixtures.generation import git
+from tests.fixtures.releases import NEXT
 from tests.fixtures.versions import (
     ADDED_MANIFEST,
     NEW_WORKFLOW,
@@ -392,40 +392,10 @@ def test_an_untuned_service_follows_the_template_defaults_and_a_tuned_one_keeps_
     assert answers(tuned)["redis_version"] == v1_version
 
 
-# The commit that shipped 0.1.0 (the last one before this release's work began).
-RELEASE_0_1_0 = "da0dfa0ec16c59e4eb5ed631190fe7c5d9fd9471"
-
-
-@pytest.fixture(scope="session")
-def from_0_1_0(tmp_path_factory) -> Path:
-    """A template repository whose history is the real 0.1.0 release, then this tree."""
-    from redis_scaffold.sandbox.snapshot import TEMPLATE_ROOT, snapshot_template
-
-    try:
-        archive = subprocess.run(
-            ["git", "-C", str(TEMPLATE_ROOT), "archive", RELEASE_0_1_0],
-            check=True,
-            capture_output=True,
-        ).stdout
-    except subprocess.CalledProcessError:
-        pytest.fail(f"commit {RELEASE_0_1_0} (release 0.1.0) is not in this clone's history")
-    repo = tmp_path_factory.mktemp("from-0.1.0")
-    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "0.1.0")
-    git(repo, "tag", "v0.1.0")
-    for path in repo.iterdir():
-        if path.name != ".git":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    snapshot_template(repo, V1)  # commits this tree on top, tagged as this release
-    return repo
-
-
 def test_a_service_made_with_0_1_0_updates_to_this_release_and_keeps_everything(
-    from_0_1_0, tmp_path, capsys
+    real_releases, tmp_path, capsys
 ):
-    template = TemplateVersions(from_0_1_0, ("v0.1.0", V1))
+    template = TemplateVersions(real_releases, ("v0.1.0", NEXT))
     old_answers = {
         "service_name": "cart",
         "redis_replicas": 5,
@@ -444,7 +414,7 @@ def test_a_service_made_with_0_1_0_updates_to_this_release_and_keeps_everything(
     # The 0.2.0 migration kept every answer 0.1.0 recorded: the service is still 5 pods
     # with its own timing and key, and equals a fresh copy of this release that says so.
     recorded = answers(untouched)
-    assert recorded["_commit"] == V1 and recorded["customise"] is True
+    assert recorded["_commit"] == NEXT and recorded["customise"] is True
     assert {k: recorded[k] for k in old_answers} == old_answers
     fresh = fresh_copy(template, tmp_path / "fresh", recorded)
     assert tree(untouched) == tree(fresh)
