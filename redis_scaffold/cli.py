@@ -66,6 +66,9 @@ COMMANDS = (
         "link a hand-made or older repository to a template release (like cruft link)",
     ),
     Command(
+        "fleet", "redis_scaffold.fleet", "which template release each service repository is on"
+    ),
+    Command(
         "post-copy",
         "redis_scaffold.service.post_copy",
         "run the opted-in hooks after copier copy (always exits 0)",

@@ -50,6 +50,7 @@ SERVICE_COMMANDS = (
     ["update"],
     ["adopt"],
     ["post-copy"],
+    ["fleet", "status"],  # the platform team's
 )
 
 
@@ -269,6 +270,7 @@ def test_no_extras_lists_commands_and_each_service_command_has_help(routes, tmp_
         "update",
         "adopt",
         "post-copy",
+        "fleet",
         "demo",
         "backstage",
     ):

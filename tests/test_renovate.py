@@ -501,3 +501,42 @@ def update_answers(new: Worker, project: Path, recorded: dict) -> tuple[dict, di
     new.__dict__.pop("subproject", None)  # read the migrated answers
     new._ask()
     return migrated, dict(new._answers_to_remember())
+
+
+def test_fleet_status_says_which_repositories_lag_and_which_renovate_cannot_follow(
+    real_release_url, tmp_path, capsys
+):
+    """A platform team's view: answers files fetched from each repository (or checkouts),
+    against the template's tags as git lists them."""
+    fleet = {
+        "cart-redis": (real_release_url, "v0.1.0"),
+        "search-redis": (real_release_url, NEXT),
+        "legacy-redis": ("/tmp/backstage-fetch-1a2b/template", "v0.2.0-3-gabc1234"),
+    }
+    for name, (src, commit) in fleet.items():
+        (tmp_path / name).mkdir()
+        answers = {"_commit": commit, "_src_path": src, "service_name": name}
+        (tmp_path / name / ANSWERS_FILE).write_text(yaml.safe_dump(answers))
+    repositories = [str(tmp_path / "cart-redis"), str(tmp_path / "search-redis" / ANSWERS_FILE)]
+    repositories.append(str(tmp_path / "legacy-redis"))
+
+    assert main(["fleet", "status", *repositories, "--template", real_release_url]) == 1
+    captured = capsys.readouterr()
+    rows = [line.split("\t") for line in captured.out.splitlines()]
+    assert rows == [
+        ["repository", "release", "status", "renovate"],
+        ["cart-redis", "v0.1.0", f"behind (latest {NEXT})", "followed by Renovate"],
+        ["search-redis", NEXT, "current", "followed by Renovate"],
+        ["legacy-redis", "v0.2.0-3-gabc1234", f"behind (latest {NEXT})", rows[3][3]],
+    ]
+    assert rows[3][3] == (
+        "not followed: _src_path '/tmp/backstage-fetch-1a2b/template' is not a URL Renovate "
+        "can look up; _commit 'v0.2.0-3-gabc1234' is not a release tag, so Renovate never "
+        "proposes an update"
+    )
+    assert "2 of 3 behind the latest release" in captured.err
+
+    assert main(["fleet", "status", repositories[1], "--template", real_release_url]) == 0
+    missing = str(tmp_path / "no-such-template.git")
+    assert main(["fleet", "status", repositories[1], "--template", missing]) == 2
+    assert f"cannot list the release tags of {missing}" in capsys.readouterr().err
