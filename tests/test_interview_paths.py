@@ -13,7 +13,7 @@ The real terminal is tested in tests/test_interview_terminal.py; this one covers
 paths, cheaply (no rendering, no terminal). copier compiles every templated default,
 `when`, help and validator anew each time it renders one (Jinja's `from_string` has no
 cache): 60,000 compiles of the same few hundred strings for 40 walks, 80% of the time.
-The walks keep each compiled template for its source string, which renders the same.
+Each Worker keeps what it compiled (`copier_compiles_once`, tests/fixtures/generation.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from copier._main import Worker
 
 from tests.fixtures.generation import TEMPLATE_TAG
-from tests.fixtures.interview import compile_once, scripted_person
+from tests.fixtures.interview import scripted_person
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -42,7 +42,6 @@ def test_every_path_through_the_interview_reaches_the_end(
         unsafe=True,
         quiet=True,
     )
-    compile_once(worker.jinja_env)
     topologies = set()
     for walk in range(40):
         try:

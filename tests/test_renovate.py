@@ -44,7 +44,7 @@ from redis_scaffold.cli import main
 from redis_scaffold.fleet import renovate_problems
 from redis_scaffold.project import ANSWERS_FILE, read_answers
 from tests.fixtures.generation import REPO_ROOT, git
-from tests.fixtures.interview import compile_once, scripted_person
+from tests.fixtures.interview import scripted_person
 from tests.fixtures.releases import NEXT, RELEASES
 from tests.fixtures.versions import (
     NEW_WORKFLOW,
@@ -453,7 +453,6 @@ def test_every_answer_set_of_an_older_release_takes_the_new_questions_defaults(
     errors (its invalid defaults, since fixed) made no repository and are passed over."""
     monkeypatch.setattr(copier_main, "unsafe_prompt", scripted_person(random.Random(tag)))
     old = Worker(src_path=str(real_releases), dst_path=tmp_path / "x", vcs_ref=tag, quiet=True)
-    compile_once(old.jinja_env)
     project = tmp_path / "cart-redis"
     project.mkdir()
     new = Worker(
@@ -465,7 +464,6 @@ def test_every_answer_set_of_an_older_release_takes_the_new_questions_defaults(
         defaults=True,
         skip_answered=True,
     )
-    compile_once(new.jinja_env)
     complete, added = 0, set()
     for _ in range(40 * WALKS):
         try:
