@@ -5,24 +5,35 @@ is slow when it starts real servers or runs a whole tool chain end to end, that 
 it uses one of SLOW_FIXTURES (directly or through another fixture), or when its module
 says so (`pytestmark = pytest.mark.slow`, for stories with no such fixture: the demo).
 
-The longest modules run first. pytest-xdist hands each test to the next free worker in
-collection order (`--dist loadgroup --no-loadscope-reorder`, pyproject.toml), so when
-the long modules come first, the end of the run holds short tests and no worker is left
-alone with a long one. Tests that share an expensive module fixture (the portal's
-presses, the alert stories' Prometheus) carry one `xdist_group` mark and run on one
-worker, so the fixture is built once (work stealing split them and built it up to three
-times). The order comes from tests/durations.json (seconds per test module, refreshed by
-a run with `--record-durations`); a module it does not list keeps its place after the
-listed ones.
+The longest modules run first. pytest-xdist hands out tests in collection order and a
+worker that runs dry steals from the others (`--dist worksteal`, pyproject.toml), so
+when the long modules come first the end of the run holds short tests and no worker is
+left alone with a long one. The order comes from tests/durations.json (seconds per test
+module, refreshed by a run with `--record-durations`); a module it does not list keeps
+its place after the listed ones. A set-up that several workers would otherwise each
+build (the portal's presses, the real releases) is built once per run through
+tests/fixtures/shared.py's `built_once` (xdist's `xdist_group` marks are lost with
+pytest 9.2).
+
+Each worker keeps copier's mirror cache to itself (`copier_cache`), and the Go tools
+run with a slower collector (GOGC, below): see each for why.
 """
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 DURATIONS = Path(__file__).with_name("durations.json")
+
+# The Go tools the tests run (terraform and the aws provider, kubectl kustomize, promtool,
+# Prometheus, redis_exporter, actionlint) collect garbage at a quarter of Go's default
+# pace: the aws provider builds every AWS service's schema at each start, and spends
+# about a quarter less CPU so (3.9 -> 2.9 s a `terraform validate`). Their output is
+# the same; memory is no concern for one test's run.
+os.environ.setdefault("GOGC", "400")
 
 pytest_plugins = [
     "tests.fixtures.generation",
