@@ -252,11 +252,6 @@ def assert_same_repository(made_by_copier: Path, published: Path) -> tuple[dict,
 
 
 @pytest.fixture(scope="module")
-def template_src(tmp_path_factory) -> Path:
-    return snapshot_template(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture(scope="module")
 def pressed(backstage_installed, tmp_path_factory) -> dict:
     """The button pressed once for each answer set (one Backstage process for them all,
     once per run: tests/fixtures/shared.py); the tests only read what was published."""
