@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 import redis
 
 from redis_scaffold.errors import ScaffoldError
-from redis_scaffold.service.secret import aws_errors, new_password, previous_key
+from redis_scaffold.service.secret import aws_errors, new_password, previous_key, put_current
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class SecretVersions:
     def finish(self, pending: Version, current: Version) -> None:
         with aws_errors(self.name):
             self.client.tag_resource(
-                SecretId=self.name, Tags=[{"Key": SINCE_TAG, "Value": str(int(time.time()))}]
+                SecretId=self.name, Tags=[{"Key": SINCE_TAG, "Value": str(math.ceil(time.time()))}]
             )
             self.client.update_secret_version_stage(
                 SecretId=self.name,
@@ -144,11 +145,7 @@ class SecretVersions:
 
     def drop_previous(self, current: Version) -> None:
         with aws_errors(self.name):
-            self.client.put_secret_value(
-                SecretId=self.name,
-                SecretString=self._value(current.password, ""),
-                VersionStages=[CURRENT],
-            )
+            put_current(self.client, self.name, self._value(current.password, ""))
 
 
 # ----------------------------------------------------------------- the servers
@@ -358,7 +355,12 @@ class Rotation:
                 and float(c.get("age", 0)) > max_age
             ]
             if old:
-                out.append(f"{ep} ({len(old)} connection(s))")
+                first = old[0]
+                out.append(
+                    f"{ep} ({len(old)} connection(s), e.g. from {first.get('addr')} "
+                    f"name={first.get('name') or '-'} age={first.get('age')}s "
+                    f"last command {first.get('cmd')})"
+                )
         return out
 
 

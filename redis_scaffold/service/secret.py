@@ -26,6 +26,7 @@ import logging
 import re
 import secrets
 import string
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -273,10 +274,26 @@ def add_previous_key(client, spec: SecretSpec) -> None:
         client.get_secret_value(SecretId=spec.name, VersionStage="AWSCURRENT")["SecretString"]
     )
     value.setdefault(previous_key(spec.key), "")
-    client.put_secret_value(
-        SecretId=spec.name, SecretString=json.dumps(value), VersionStages=["AWSCURRENT"]
-    )
+    put_current(client, spec.name, json.dumps(value))
     del value
+
+
+def put_current(client, name: str, value: str) -> None:
+    """A new version of `name` labelled AWSCURRENT, and the label off every other version
+    (Secrets Manager moves it itself; the emulator may leave it on the old one too)."""
+    token = str(uuid.uuid4())
+    client.put_secret_value(
+        SecretId=name, ClientRequestToken=token, SecretString=value, VersionStages=["AWSCURRENT"]
+    )
+    stages = client.describe_secret(SecretId=name).get("VersionIdsToStages", {})
+    for version, labels in stages.items():
+        if version != token and "AWSCURRENT" in labels:
+            client.update_secret_version_stage(
+                SecretId=name,
+                VersionStage="AWSCURRENT",
+                MoveToVersionId=token,
+                RemoveFromVersionId=version,
+            )
 
 
 def drift(current: Mapping, spec: SecretSpec) -> tuple[str | None, dict[str, str]]:
