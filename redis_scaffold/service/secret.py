@@ -349,8 +349,10 @@ def _mend(client, spec: SecretSpec, current: Mapping, dry_run: bool) -> Report:
         raise _scheduled(spec.name, current["DeletedDate"])
     has_previous = check_value(client, spec)
     report = Report(spec.name, "exists", arn=current.get("ARN", ""), dry_run=dry_run)
-    report.notes.append(f"password left untouched (JSON with key {spec.key!r})")
-    if not has_previous:
+    if has_previous:
+        report.notes.append(f"value left untouched (JSON with key {spec.key!r})")
+    else:
+        report.notes.append(f"password left untouched (JSON with key {spec.key!r})")
         report.changes.append(
             f"value: empty {previous_key(spec.key)!r} added (the deliveries read it; same password)"
         )
