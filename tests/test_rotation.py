@@ -18,6 +18,10 @@ one run per step, as a pipeline would, and meets on the way what a real team mee
     restarts: it accepts both;
   - the apps roll (new processes, new password): the last run removes the old one.
 
+The same on a Redis Cluster (redis engine; no sentinels: the servers are the nodes),
+with a replica restarted before setSecret and after finishSecret, under the generated
+RedisCluster client's load.
+
 Asserted: 0 failed client operations (after the client's own retries), 0 acknowledged
 writes lost, replication and SENTINEL CKQUORUM healthy, the old password refused
 everywhere at the end and the new one accepted, the secret's labels as the protocol
@@ -34,6 +38,8 @@ import pytest
 import redis
 from moto import mock_aws
 
+from redis_scaffold.sandbox.cluster import LocalCluster
+from redis_scaffold.sandbox.load import ClusterWriteLoad
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
 from redis_scaffold.sandbox.sentinel import LocalSentinel
 from redis_scaffold.service.rotate import (
@@ -253,3 +259,87 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
     ):
         assert_absent(old, text, where)
         assert_absent(new, text, where)
+
+
+# ------------------------------------------------------------------ Redis Cluster
+@pytest.fixture(scope="module")
+def cluster(template_src, tmp_path_factory):
+    """ONE Redis Cluster (redis engine) for the module."""
+    work = tmp_path_factory.mktemp("rotation-cluster")
+    repo = generate_repo(template_src, work / "svc", {"topology": "cluster"})
+    c = LocalCluster(repo, work / "cluster", node_timeout_ms=1000)
+    try:
+        c.start()
+        formed = c.bootstrap(timeout_s=30)
+        assert formed.returncode == 0, formed.stderr
+        c.wait_until_ready(READY_TIMEOUT_S)
+        yield c
+    finally:
+        c.close()
+
+
+def cluster_endpoints(c: LocalCluster) -> list[Endpoint]:
+    return [Endpoint(n.host, n.redis_port, "redis") for n in c.nodes]
+
+
+def cluster_accepts(c: LocalCluster, password: str) -> dict[str, bool]:
+    out = {}
+    for ep in cluster_endpoints(c):
+        client = redis.Redis(ep.host, ep.port, password=password, socket_timeout=1)
+        try:
+            out[str(ep)] = bool(client.ping())
+        except redis.AuthenticationError:
+            out[str(ep)] = False
+        finally:
+            client.close()
+    return out
+
+
+def test_a_cluster_rotates_under_load_with_a_node_restarted_mid_way(cluster, secrets_manager):
+    c, sm = cluster, secrets_manager
+    old = Hidden(c.password)
+    sm.create_secret(Name=NAME, SecretString=json.dumps({KEY: old, f"{KEY}_previous": ""}))
+
+    def rotation() -> Rotation:
+        servers = Servers(cluster_endpoints(c), "", timeout=1.0)
+        return Rotation(SecretVersions(sm, NAME, KEY), servers, say=lambda _line: None)
+
+    replicas = c.rendered.replicas_per_master
+    before = ClusterWriteLoad(c.app(), "rot-before", wait_replicas=replicas, close_client=True)
+    before.start()
+    assert before.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S), before.errors
+    assert rotation().step() == "createSecret"
+    # A replica restarts between createSecret and setSecret: the old password alone.
+    replica = next(n for n in c.nodes if c.role(n) == "slave")
+    c.restart(replica)
+    c.wait_until_ready(READY_TIMEOUT_S)
+    assert rotation().step() == "finishSecret"
+    new = Hidden(
+        json.loads(sm.get_secret_value(SecretId=NAME, VersionStage="AWSCURRENT")["SecretString"])[
+            KEY
+        ]
+    )
+    with pytest.raises(ClientsNotMovedError):
+        rotation().step()
+    # Delivery refreshed, a node restarted: both sides; then the app rolls.
+    c.set_secret(new, old)
+    c.restart(replica)
+    c.wait_until_ready(READY_TIMEOUT_S)
+    after = ClusterWriteLoad(c.app(), "rot-after", wait_replicas=replicas, close_client=True)
+    after.start()
+    before.stop()
+    assert rotation().run() == "done"
+    c.set_secret(new, "")
+    assert after.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S), after.errors
+    after.stop()
+
+    refused, accepted = cluster_accepts(c, old), cluster_accepts(c, new)
+    assert not any(refused.values()) and all(accepted.values()), (refused, accepted)
+    c.wait_until_ready(READY_TIMEOUT_S)
+    reader = c.app()
+    try:
+        for load in (before, after):
+            assert load.acknowledged > ACKS and not load.errors, (load.prefix, load.errors)
+            assert load.missing(reader) == [], load.prefix
+    finally:
+        reader.close()
