@@ -38,6 +38,8 @@ import pytest
 import redis
 from moto import mock_aws
 
+from redis_scaffold import cli
+from redis_scaffold.project import load_spec
 from redis_scaffold.sandbox.cluster import LocalCluster
 from redis_scaffold.sandbox.load import ClusterWriteLoad
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
@@ -49,6 +51,7 @@ from redis_scaffold.service.rotate import (
     SecretVersions,
     Servers,
     UnreachableError,
+    no_retry,
 )
 from tests.fixtures.aws import assert_absent
 from tests.fixtures.generation import REPO_ROOT
@@ -61,7 +64,7 @@ from tests.fixtures.topology import (
 
 pytestmark = pytest.mark.slow
 
-NAME, KEY = "svc-redis", "db-password"
+NAME, KEY, REGION = "shopping-cart-redis", "db-password", "us-east-1"  # the default answers' secret
 ACKS = 20  # writes that show a load is (still) writing
 RECOVERY_S = 60  # bounded waits, never performance targets
 NODE_MODULES = REPO_ROOT / "tests" / "node" / "node_modules"  # the newest ioredis of the range
@@ -90,13 +93,13 @@ def topology(request, template_src, tmp_path_factory):
 
 @pytest.fixture
 def secrets_manager(monkeypatch):
-    """moto in this process; dummy credentials, no real chain."""
+    """moto in this process (the CLI's boto3 client too); dummy credentials, no real chain."""
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        yield boto3.client("secretsmanager", region_name="eu-west-1")
+        yield boto3.client("secretsmanager", region_name=REGION)
 
 
 def endpoints(topo: LocalSentinel) -> list[Endpoint]:
@@ -154,7 +157,9 @@ def accepts(topo: LocalSentinel, password: str) -> dict[str, bool]:
     """endpoint -> whether a new connection may sign in with `password`."""
     out = {}
     for ep in endpoints(topo):
-        client = redis.Redis(ep.host, ep.port, password=password, socket_timeout=1)
+        client = redis.Redis(
+            ep.host, ep.port, password=password, socket_timeout=1, retry=no_retry()
+        )
         try:
             client.ping()
             out[str(ep)] = True
@@ -173,27 +178,33 @@ def restart_replica(topo: LocalSentinel):
     return replica
 
 
-def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_manager):
+def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_manager, capsys):
     topo, sm = topology, secrets_manager
     old = Hidden(topo.password)
     sm.create_secret(Name=NAME, SecretString=json.dumps({KEY: old, f"{KEY}_previous": ""}))
     team = Team(topo, sm)
 
-    # A hung sentinel: refused before any change, by name.
+    assert (load_spec(topo.repo).name, load_spec(topo.repo).key) == (NAME, KEY)
+    hosts = [arg for n in topo.nodes for arg in ("--host", n.host)]
+
+    # A hung sentinel: `secret rotate` refuses before any change, by name.
     hung = topo.nodes[2]
     topo.kill(hung, signal.SIGSTOP, role="sentinel")
     try:
-        with pytest.raises(UnreachableError) as refused:
-            team.rotation().step()
+        code = cli.main(["secret", "rotate", str(topo.repo), *hosts, "--steps", "1"])
     finally:
         topo.kill(hung, signal.SIGCONT, role="sentinel")
-    assert f"sentinel {hung.host}:{hung.sentinel_port}" in str(refused.value)
-    assert f"redis {hung.host}" not in str(refused.value)
+    _, refused = capsys.readouterr()
+    assert code == UnreachableError.exit_code, refused
+    assert f"sentinel {hung.host}:{hung.sentinel_port}" in refused
+    assert f"redis {hung.host}" not in refused
     assert len(sm.list_secret_version_ids(SecretId=NAME)["Versions"]) == 1
     topo.wait_until_ready(READY_TIMEOUT_S)
 
     apps = team.start_apps("before")
-    assert team.rotation().step() == "createSecret"
+    assert cli.main(["secret", "rotate", str(topo.repo), *hosts, "--steps", "1"]) == 0
+    created, _ = capsys.readouterr()
+    assert f"rotation of {NAME}: createSecret" in created
     new = team.stage("AWSPENDING")[KEY]
     assert team.stage("AWSPENDING")[f"{KEY}_previous"] == old
     assert team.stage("AWSCURRENT")[KEY] == old
@@ -253,8 +264,8 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
     for load in team.loads:
         assert load.acknowledged > ACKS and not load.errors, (load.prefix, load.errors)
     for text, where in (
-        ("\n".join(team.said), "the runner's output"),
-        (str(refused.value), "the refusal"),
+        ("\n".join(team.said) + created, "the runner's output"),
+        (refused, "the refusal"),
         (str(waiting.value), "the wait"),
     ):
         assert_absent(old, text, where)
@@ -285,7 +296,9 @@ def cluster_endpoints(c: LocalCluster) -> list[Endpoint]:
 def cluster_accepts(c: LocalCluster, password: str) -> dict[str, bool]:
     out = {}
     for ep in cluster_endpoints(c):
-        client = redis.Redis(ep.host, ep.port, password=password, socket_timeout=1)
+        client = redis.Redis(
+            ep.host, ep.port, password=password, socket_timeout=1, retry=no_retry()
+        )
         try:
             out[str(ep)] = bool(client.ping())
         except redis.AuthenticationError:

@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from redis_scaffold.errors import ScaffoldError
 from redis_scaffold.service.secret import aws_errors, new_password, previous_key, put_current
@@ -149,6 +151,12 @@ class SecretVersions:
 
 
 # ----------------------------------------------------------------- the servers
+def no_retry() -> Retry:
+    """One attempt: a refused password or a silent server is an answer here (redis-py
+    >= 6 otherwise retries connection errors, a refused AUTH among them, with backoff)."""
+    return Retry(NoBackoff(), 0)
+
+
 class Servers:
     """Every pod's redis and every sentinel, reached with whichever of the known
     passwords each accepts (a restarted server may accept only one side)."""
@@ -166,6 +174,7 @@ class Servers:
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
                 client_name=CLIENT_NAME,
+                retry=no_retry(),
             )
             try:
                 client.ping()
@@ -179,7 +188,11 @@ class Servers:
 
     def reachable(self, ep: Endpoint) -> bool:
         client = redis.Redis(
-            ep.host, ep.port, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            ep.host,
+            ep.port,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=no_retry(),
         )
         try:
             client.ping()
