@@ -16,14 +16,17 @@ one run per step, as a pipeline would, and meets on the way what a real team mee
     saying which servers hold old connections;
   - the delivery refreshes (the Kubernetes Secret holds both passwords) and a replica
     restarts: it accepts both;
-  - the apps roll (new processes, new password): the last run removes the old one.
+  - the apps roll (new processes, new password), and the master is SIGKILLed: the
+    sentinels fail over, the old master comes back from the new Secret and rejoins;
+  - the last run removes the old password.
 
 The same on a Redis Cluster (redis engine; no sentinels: the servers are the nodes),
 with a replica restarted before setSecret and after finishSecret, under the generated
 RedisCluster client's load.
 
-Asserted: 0 failed client operations (after the client's own retries), 0 acknowledged
-writes lost, replication and SENTINEL CKQUORUM healthy, the old password refused
+Asserted: 0 failed client operations (after the client's own retries) and 0
+acknowledged writes lost until the failover, 0 WAIT-confirmed writes lost and no refused
+password through it, replication and SENTINEL CKQUORUM healthy, the old password refused
 everywhere at the end and the new one accepted, the secret's labels as the protocol
 says, and no password in anything the runner said.
 """
@@ -31,7 +34,9 @@ says, and no password in anything the runner said.
 from __future__ import annotations
 
 import json
+import re
 import signal
+import time
 
 import boto3
 import pytest
@@ -236,9 +241,21 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
     assert accepts(topo, old)[f"redis {replica.host}:{replica.redis_port}"]
     assert accepts(topo, new)[f"redis {replica.host}:{replica.redis_port}"]
 
-    # The apps roll onto the new password; the last run removes the old one.
+    # The apps roll onto the new password.
     rolled = team.start_apps("after")
     team.stop_apps(apps)
+    # The master dies mid-rotation: the sentinels fail over (each server accepts both
+    # passwords, outgoing credentials are still the old one), and the old master,
+    # restarted from the new Secret (both passwords, masterauth NEW), rejoins.
+    dead = topo.node_at(topo.master_address()[0])
+    killed_at = time.monotonic()
+    topo.kill(dead, signal.SIGKILL)
+    topo.wait_until(lambda: topo.master_address()[0] != dead.host, RECOVERY_S, "a failover")
+    for load in rolled:
+        assert load.wait_for_acks(ACKS, after=killed_at, timeout=RECOVERY_S), load.errors
+    topo.restart(dead)
+    topo.wait_until_ready(READY_TIMEOUT_S)
+    # The last run removes the old password.
     assert team.rotation().run() == "done"
     topo.set_secret(new, "")  # the delivery refreshes again: no previous password
 
@@ -259,10 +276,17 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
         with topo.client(node, role="sentinel") as s:
             assert s.execute_command("SENTINEL", "CKQUORUM", topo.master_set).startswith("OK")
         with topo.client(node) as r:
-            for load in team.loads:
+            for load in apps:  # no failover under them: every acknowledged write
                 assert load.missing(r) == [], (node.index, load.prefix)
-    for load in team.loads:
+            for load in rolled:  # through the failover: every write WAIT confirmed
+                assert load.missing(r, load.confirmed) == [], (node.index, load.prefix)
+    for load in apps:
         assert load.acknowledged > ACKS and not load.errors, (load.prefix, load.errors)
+    for load in rolled:  # the failover may cost a write its retries; never a refused password
+        assert len(load.confirmed) > ACKS, load.prefix
+        refused = [k for k in load.errors if re.search("auth|WRONGPASS|NOAUTH", k, re.I)]
+        assert not refused, (load.prefix, load.errors)
+    print(f"\nrotation with a failover: errors {[dict(load.errors) for load in rolled]}")
     for text, where in (
         ("\n".join(team.said) + created, "the runner's output"),
         (refused, "the refusal"),
