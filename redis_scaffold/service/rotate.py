@@ -356,7 +356,11 @@ class Rotation:
     def old_connections(self, clients: dict[Endpoint, redis.Redis], since: float) -> list[str]:
         """Endpoints holding a client connection opened before `since` (replication and
         sentinel links excepted: they switch with the outgoing credentials)."""
-        max_age = max(0.0, time.time() - since)
+        # CLIENT LIST's age is whole seconds (floored): a connection of age A opened up to
+        # A + 1 s ago, so one that may predate `since` is flagged; the tag itself is
+        # rounded up, so a connection made within a second or two after it is flagged
+        # too (run again a little later).
+        max_age = time.time() - since - 1
         out = []
         for ep, client in clients.items():
             old = [

@@ -42,6 +42,7 @@ from redis_scaffold.project import SecretSpec, SpecError  # noqa: F401
 log = logging.getLogger(__name__)
 
 ORIGIN_TAG = "password-origin"
+NEXT_STAGE = "REDIS-SCAFFOLD-NEXT"  # a version on its way to AWSCURRENT (put_current)
 ORIGIN_HOOK = "hook"
 PASSWORD_LENGTH = 40
 # No punctuation at all: nothing that needs escaping in a redis:// URL (@ : / # ? %),
@@ -279,21 +280,22 @@ def add_previous_key(client, spec: SecretSpec) -> None:
 
 
 def put_current(client, name: str, value: str) -> None:
-    """A new version of `name` labelled AWSCURRENT, and the label off every other version
-    (Secrets Manager moves it itself; the emulator may leave it on the old one too)."""
+    """A new version of `name` made AWSCURRENT the way a rotation does it: stored under a
+    label of its own, then AWSCURRENT moved onto it (the old version becomes AWSPREVIOUS).
+    (put_secret_value with AWSCURRENT does the same on AWS, but the emulator leaves the
+    label on the old version too.)"""
     token = str(uuid.uuid4())
     client.put_secret_value(
-        SecretId=name, ClientRequestToken=token, SecretString=value, VersionStages=["AWSCURRENT"]
+        SecretId=name, ClientRequestToken=token, SecretString=value, VersionStages=[NEXT_STAGE]
     )
     stages = client.describe_secret(SecretId=name).get("VersionIdsToStages", {})
-    for version, labels in stages.items():
-        if version != token and "AWSCURRENT" in labels:
-            client.update_secret_version_stage(
-                SecretId=name,
-                VersionStage="AWSCURRENT",
-                MoveToVersionId=token,
-                RemoveFromVersionId=version,
-            )
+    current = next(v for v, labels in stages.items() if "AWSCURRENT" in labels)
+    client.update_secret_version_stage(
+        SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
+    )
+    client.update_secret_version_stage(
+        SecretId=name, VersionStage=NEXT_STAGE, RemoveFromVersionId=token
+    )
 
 
 def drift(current: Mapping, spec: SecretSpec) -> tuple[str | None, dict[str, str]]:
