@@ -21,8 +21,8 @@ one run per step, as a pipeline would, and meets on the way what a real team mee
   - the last run removes the old password.
 
 The same on a Redis Cluster (redis engine; no sentinels: the servers are the nodes),
-with a replica restarted before setSecret and after finishSecret, under the generated
-RedisCluster client's load.
+with a replica restarted before setSecret and after finishSecret, and a retire run
+killed half-way, under the generated RedisCluster client's load.
 
 Asserted: 0 failed client operations (after the client's own retries) and 0
 acknowledged writes lost until the failover, 0 WAIT-confirmed writes lost and no refused
@@ -365,6 +365,10 @@ def test_a_cluster_rotates_under_load_with_a_node_restarted_mid_way(cluster, sec
     after = ClusterWriteLoad(c.app(), "rot-after", wait_replicas=replicas, close_client=True)
     after.start()
     before.stop()
+    # A retire run killed half-way: one node has dropped OLD, the others not yet.
+    first = rotation().servers.connect(cluster_endpoints(c)[0], [new])
+    first.execute_command("ACL", "SETUSER", "default", f"<{old}")
+    first.close()
     assert rotation().run() == "done"
     c.set_secret(new, "")
     assert after.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S), after.errors

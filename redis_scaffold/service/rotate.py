@@ -236,7 +236,18 @@ class Servers:
 
 
 def _acl(client: redis.Redis, *rules: str) -> None:
-    client.execute_command("ACL", "SETUSER", "default", *rules)
+    """ACL SETUSER default RULES. The server's error message quotes the rule, password
+    included, so it is replaced by one that names the server only."""
+    try:
+        client.execute_command("ACL", "SETUSER", "default", *rules)
+    except redis.ResponseError:
+        kwargs = client.connection_pool.connection_kwargs
+        where = f"{kwargs.get('host')}:{kwargs.get('port')}"
+        raise RotationError(
+            f"ACL SETUSER default failed on {where} (the server's message is not shown: it "
+            "quotes the password). Check that the server runs Redis >= 6 or Valkey and "
+            "that ACL is not restricted there, then run again."
+        ) from None
 
 
 @dataclass
@@ -338,16 +349,26 @@ class Rotation:
                     "run again."
                 )
             for ep, client in clients.items():
-                if ep.role == "redis":
-                    client.config_set("masterauth", new)
-                else:
-                    client.execute_command(
-                        "SENTINEL", "SET", self.servers.master_set, "auth-pass", new
-                    )
-                    client.execute_command("SENTINEL", "CONFIG", "SET", "sentinel-pass", new)
+                try:
+                    if ep.role == "redis":
+                        client.config_set("masterauth", new)
+                    else:
+                        client.execute_command(
+                            "SENTINEL", "SET", self.servers.master_set, "auth-pass", new
+                        )
+                        client.execute_command("SENTINEL", "CONFIG", "SET", "sentinel-pass", new)
+                except redis.RedisError as exc:  # its message may quote the value
+                    raise RotationError(
+                        f"retire: {ep} refused the new outgoing credential "
+                        f"({type(exc).__name__}; the server's message is not shown). Nothing "
+                        "was removed; run again once it answers."
+                    ) from None
             self.say("retire: masterauth, auth-pass and sentinel-pass use the new password")
-            for client in clients.values():
-                _acl(client, f"<{old}")
+            for ep, client in clients.items():
+                # A run killed in this loop left some servers without OLD already (and
+                # ACL SETUSER refuses to remove a password the user does not hold).
+                if self.servers.accepts(ep, old):
+                    _acl(client, f"<{old}")
         finally:
             _close(clients)
         self.secret.drop_previous(current)
