@@ -28,7 +28,7 @@ Asserted: 0 failed client operations (after the client's own retries) and 0
 acknowledged writes lost until the failover, 0 WAIT-confirmed writes lost and no refused
 password through it, replication and SENTINEL CKQUORUM healthy, the old password refused
 everywhere at the end and the new one accepted, the secret's labels as the protocol
-says, and no password in anything the runner said.
+says, and no password in anything the runner said nor in any server log.
 """
 
 from __future__ import annotations
@@ -287,10 +287,19 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
         refused = [k for k in load.errors if re.search("auth|WRONGPASS|NOAUTH", k, re.I)]
         assert not refused, (load.prefix, load.errors)
     print(f"\nrotation with a failover: errors {[dict(load.errors) for load in rolled]}")
+    logs = [
+        (
+            topo.log_path(node, role).read_text(errors="replace"),
+            f"the {role} log of pod {node.index}",
+        )
+        for node in topo.nodes
+        for role in ("redis", "sentinel")
+    ]
     for text, where in (
         ("\n".join(team.said) + created, "the runner's output"),
         (refused, "the refusal"),
         (str(waiting.value), "the wait"),
+        *logs,
     ):
         assert_absent(old, text, where)
         assert_absent(new, text, where)

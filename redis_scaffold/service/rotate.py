@@ -213,7 +213,7 @@ class Servers:
             client = self.connect(ep, passwords)
             if client is None:
                 failed.append(
-                    f"{ep} ({'refuses both passwords' if self.reachable(ep) else 'unreachable'})"
+                    f"{ep} ({'refuses the password' if self.reachable(ep) else 'unreachable'})"
                 )
             else:
                 clients[ep] = client

@@ -89,8 +89,9 @@ def add_parser(subparsers) -> None:
         help="Create the secret when absent; otherwise check it and mend tag drift.",
         description=(
             "Create the project's Secrets Manager secret, holding {KEY: password}, when "
-            "it is absent. When it exists, its value is never changed: it is checked and "
-            "only drift in description and tags is mended. Credentials come from the "
+            "it is absent. When it exists, its password is never changed: it is checked, "
+            "an empty KEY_previous is added when missing (rotation reads it), and "
+            "drift in description and tags is mended. Credentials come from the "
             "standard AWS chain; AWS_ENDPOINT_URL* is honoured."
         ),
         epilog=EXIT_CODES,
