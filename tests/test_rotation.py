@@ -50,6 +50,7 @@ from redis_scaffold.sandbox.load import ClusterWriteLoad
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
 from redis_scaffold.sandbox.sentinel import LocalSentinel
 from redis_scaffold.service.rotate import (
+    SINCE_TAG,
     ClientsNotMovedError,
     Endpoint,
     Rotation,
@@ -175,6 +176,17 @@ def accepts(topo: LocalSentinel, password: str) -> dict[str, bool]:
     return out
 
 
+def roll_after_the_change(sm) -> None:
+    """Bounded poll until a connection opened now is unmistakably younger than the new
+    password (the runner's check: CLIENT LIST ages are whole seconds, and the
+    password-current-since tag is rounded up, so a connection made within a second of it
+    counts as old). A real roll comes minutes later; here it comes within a second."""
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME)["Tags"]}
+    since = float(tags[SINCE_TAG])
+    while time.time() < since + 1.5:
+        time.sleep(0.1)
+
+
 def restart_replica(topo: LocalSentinel):
     master = topo.master_address()[0]
     replica = next(n for n in topo.nodes if n.host != master)
@@ -242,6 +254,7 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
     assert accepts(topo, new)[f"redis {replica.host}:{replica.redis_port}"]
 
     # The apps roll onto the new password.
+    roll_after_the_change(sm)
     rolled = team.start_apps("after")
     team.stop_apps(apps)
     # The master dies mid-rotation: the sentinels fail over (each server accepts both
@@ -371,6 +384,7 @@ def test_a_cluster_rotates_under_load_with_a_node_restarted_mid_way(cluster, sec
     c.set_secret(new, old)
     c.restart(replica)
     c.wait_until_ready(READY_TIMEOUT_S)
+    roll_after_the_change(sm)
     after = ClusterWriteLoad(c.app(), "rot-after", wait_replicas=replicas, close_client=True)
     after.start()
     before.stop()
