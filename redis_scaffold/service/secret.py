@@ -175,7 +175,8 @@ def aws_errors(name: str, where: str = "") -> Iterator[None]:
             raise AccessDeniedError(
                 f"AWS refused {operation} on secret {name} ({code}: {message}). The "
                 "identity in use needs secretsmanager:DescribeSecret, GetSecretValue, "
-                "CreateSecret, UpdateSecret and TagResource on this secret (and "
+                "CreateSecret, UpdateSecret and TagResource on this secret, and for "
+                "`secret rotate` PutSecretValue and UpdateSecretVersionStage too (and "
                 "kms:Encrypt/Decrypt/GenerateDataKey when a KMS key is set)."
             ) from None
         if code == "InvalidRequestException" and "deletion" in message.lower():
