@@ -294,9 +294,9 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
             for load in rolled:  # through the failover: every write WAIT confirmed
                 assert load.missing(r, load.confirmed) == [], (node.index, load.prefix)
     for load in apps:
-        assert load.acknowledged > ACKS and not load.errors, (load.prefix, load.errors)
+        assert load.acknowledged >= ACKS and not load.errors, (load.prefix, load.errors)
     for load in rolled:  # the failover may cost a write its retries; never a refused password
-        assert len(load.confirmed) > ACKS, load.prefix
+        assert len(load.confirmed) >= ACKS, load.prefix
         refused = [k for k in load.errors if re.search("auth|WRONGPASS|NOAUTH", k, re.I)]
         assert not refused, (load.prefix, load.errors)
     print(f"\nrotation with a failover: errors {[dict(load.errors) for load in rolled]}")
@@ -403,7 +403,7 @@ def test_a_cluster_rotates_under_load_with_a_node_restarted_mid_way(cluster, sec
     reader = c.app()
     try:
         for load in (before, after):
-            assert load.acknowledged > ACKS and not load.errors, (load.prefix, load.errors)
+            assert load.acknowledged >= ACKS and not load.errors, (load.prefix, load.errors)
             assert load.missing(reader) == [], load.prefix
     finally:
         reader.close()
