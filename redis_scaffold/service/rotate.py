@@ -105,6 +105,13 @@ class SecretVersions:
     def current(self) -> Version:
         return self._read(CURRENT)
 
+    def retired(self, current: Version) -> list[str]:
+        """The passwords of the last rotation that are no longer current (none before one)."""
+        if not any(PREVIOUS in stages for stages in self._stages().values()):
+            return []
+        previous = self._read(PREVIOUS)
+        return sorted({previous.password, previous.previous} - {current.password, ""})
+
     def pending(self) -> Version | None:
         """The AWSPENDING version, unless it is also AWSCURRENT (a finished rotation)."""
         for stages in self._stages().values():
@@ -284,7 +291,10 @@ class Rotation:
             self.retire(current)
             return "retire"
         clients = self.servers.require_all([current.password])
-        _close(clients)
+        try:
+            self.sweep(clients, current)
+        finally:
+            _close(clients)
         self.secret.create_pending(current)
         self.say("createSecret: new password stored as AWSPENDING")
         return "createSecret"
@@ -333,6 +343,23 @@ class Rotation:
         finally:
             _close(clients)
         self.say("testSecret: every server accepts the new password; master write/read ok")
+
+    def sweep(self, clients: dict[Endpoint, redis.Redis], current: Version) -> list[str]:
+        """Remove a retired password from any server that accepts it again: one restarted
+        from a copy of the Secret made before the retire step (the delivery not yet
+        refreshed). Returns the servers it was removed from."""
+        swept = []
+        for old in self.secret.retired(current):
+            for ep, client in clients.items():
+                if self.servers.accepts(ep, old):
+                    _acl(client, f"<{old}")
+                    swept.append(str(ep))
+        if swept:
+            self.say(
+                f"a retired password was accepted again by {', '.join(swept)} (restarted "
+                "before the delivery refreshed?): removed there; refresh the delivery"
+            )
+        return swept
 
     def retire(self, current: Version) -> None:
         old, new = current.previous, current.password
