@@ -110,8 +110,9 @@ def add_parser(subparsers) -> None:
             "setSecret, testSecret and finishSecret, then, once no client holds a "
             "connection opened with the old password, the retire step that removes it. "
             "Where it stands is read from the staging labels and the servers: run it "
-            "again after any interruption. Needs every pod and sentinel reachable (from "
-            "inside the cluster: the rotation Job, or kubectl port-forward with --host)."
+            "again after any interruption. Needs every pod and sentinel reachable on the "
+            "project's ports: from inside the cluster by the pods' names (a pod the "
+            "NetworkPolicy admits), or through --host addresses that reach each pod."
         ),
         epilog=ROTATE_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
