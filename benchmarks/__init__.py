@@ -29,6 +29,7 @@ BENCHMARKS = {
     "failover": "benchmarks.failover",
     "partition": "benchmarks.partition",
     "throughput": "benchmarks.throughput",
+    "rotation": "benchmarks.rotation",
 }
 
 

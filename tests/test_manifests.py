@@ -411,7 +411,10 @@ def check_redis_base(objs: list[dict], e: dict) -> None:
 def check_secret(secret: dict, e: dict, namespace: str) -> None:
     assert secret["metadata"]["name"] == e["name"] and secret["metadata"]["namespace"] == namespace
     assert "data" not in secret
-    assert secret["stringData"] == {e["secret_key"]: f"<path:{e['name']}#{e['secret_key']}>"}
+    # The previous password too: a server started mid-rotation accepts both (rotate.py).
+    assert secret["stringData"] == {
+        key: f"<path:{e['name']}#{key}>" for key in (e["secret_key"], f"{e['secret_key']}_previous")
+    }
     for value in secret["stringData"].values():
         assert re.fullmatch(PLACEHOLDER, value)
 
@@ -431,10 +434,8 @@ def check_external_secret(objs: list[dict], external: dict, e: dict, namespace: 
         "deletionPolicy": "Retain",
     }
     assert spec["data"] == [
-        {
-            "secretKey": e["secret_key"],
-            "remoteRef": {"key": e["secret_name"], "property": e["secret_key"]},
-        }
+        {"secretKey": key, "remoteRef": {"key": e["secret_name"], "property": key}}
+        for key in (e["secret_key"], f"{e['secret_key']}_previous")
     ]
     assert "dataFrom" not in spec
     if e["secret_store"]:

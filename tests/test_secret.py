@@ -176,6 +176,24 @@ def test_an_existing_value_the_apps_cannot_read_is_refused_and_left_alone(
     assert client.get_secret_value(SecretId=NAME)["SecretString"] == planted
 
 
+def test_a_value_from_before_rotation_gets_the_empty_previous_key_and_keeps_its_password(
+    project, aws_env, capsys
+):
+    """A secret made by an earlier release holds {KEY: password} alone; both deliveries now
+    read "<KEY>_previous" too, so ensure adds it, empty, as a new AWSCURRENT version."""
+    client = aws_env.client()
+    client.create_secret(Name=NAME, SecretString=json.dumps({"db-password": "PLANTED-pw-PLANTED"}))
+    code, out, err = hook_in_process(capsys, str(project))
+    assert code == 0, err
+    assert "empty 'db-password_previous' added" in out and "PLANTED" not in out + err
+    value = client.get_secret_value(SecretId=NAME, VersionStage="AWSCURRENT")["SecretString"]
+    assert json.loads(value) == {"db-password": "PLANTED-pw-PLANTED", "db-password_previous": ""}
+    stages = client.describe_secret(SecretId=NAME)["VersionIdsToStages"]
+    assert sorted(map(sorted, stages.values())) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+    code, out, _ = hook_in_process(capsys, str(project))  # once only
+    assert code == 0 and "value left untouched" in out and "added" not in out
+
+
 def test_a_secret_scheduled_for_deletion_is_reported_not_recreated(project, aws_env, capsys):
     client = aws_env.client()
     assert hook_in_process(capsys, str(project))[0] == 0

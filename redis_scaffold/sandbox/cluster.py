@@ -108,6 +108,7 @@ class ClusterStage(ConfigStage):
             "PATH": path,
             "LANG": "C",
             "REDIS_PASSWORD": self.password,
+            "REDIS_PASSWORD_PREVIOUS": self.previous_password,
             "PEER_HOSTS": " ".join(n.host for n in nodes),
             "REDIS_PORT": str(nodes[0].redis_port),
             "CONFIG_DIR": str(self.config_dir),
@@ -165,6 +166,12 @@ class LocalCluster:
         self.supervisor = Supervisor()
         self.faults = Faults(self.stage, self.supervisor, self.nodes)
         self._client_module = None
+
+    def set_secret(self, password: str, previous: str = "") -> None:
+        """What the Kubernetes Secret now holds (a rotation's delivery refreshed): nodes
+        started from now on get it; running ones keep theirs, as in a pod."""
+        self.password = self.stage.password = password
+        self.stage.previous_password = previous
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> LocalCluster:

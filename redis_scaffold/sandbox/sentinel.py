@@ -218,6 +218,12 @@ class LocalSentinel:
         while self._partitions:
             self._partitions.pop().heal()
 
+    def set_secret(self, password: str, previous: str = "") -> None:
+        """What the Kubernetes Secret now holds (a rotation's delivery refreshed): the
+        processes started from now on get it; running ones keep theirs, as in a pod."""
+        self.password = self.stage.password = self.state.password = password
+        self.stage.previous_password = previous
+
     # ------------------------------------------------------------------ queries
     def client(self, node: Node | int, role: str = "redis", timeout: float = 1.0) -> redis.Redis:
         return self.state.client(self._node(node), role, timeout)

@@ -6,6 +6,8 @@ What a pod's containers get, rebuilt on the machine (see the generated config/co
     DATA_DIR, RUN_DIR = per-node directories under the work dir,
     ANNOUNCE_HOST = BIND_ADDRESS = the node's address, PEER_HOSTS = every node's address,
     REDIS_PASSWORD = the password, passed in the environment only,
+    REDIS_PASSWORD_PREVIOUS = the previous password during a rotation (the Secret's
+                 "<key>_previous"; empty otherwise),
     EXTRA_CONF = a small file of sandbox-only lines, appended to the runtime config
                  (later lines win), so the generated files are never edited.
 
@@ -82,6 +84,7 @@ class ConfigStage:
         self.config_dir = self.workdir / "config"
         self.master_set = master_set
         self.password = password
+        self.previous_password = ""  # the Secret's "<key>_previous" (set_secret())
         self.timing = timing
         self.bin_dir = bin_dir
         self.commands = dict(commands or {})  # the engine's programs, as the StatefulSet names them
@@ -173,6 +176,7 @@ class ConfigStage:
             "PATH": path,
             "LANG": "C",
             "REDIS_PASSWORD": self.password,
+            "REDIS_PASSWORD_PREVIOUS": self.previous_password,
             "ANNOUNCE_HOST": node.host,
             "BIND_ADDRESS": node.host,
             "PEER_HOSTS": " ".join(n.host for n in nodes),

@@ -1,13 +1,17 @@
 """Ensure the Redis password secret exists in AWS Secrets Manager.
 
 One job: given a Secrets Manager client and a `SecretSpec`, make the secret exist with
-a JSON value ``{"<key>": <password>}`` and the desired description and tags.
+a JSON value ``{"<key>": <password>, "<key>_previous": ""}`` and the desired description
+and tags. ``<key>_previous`` holds the previous password during a rotation (rotate.py)
+and is empty otherwise; both deliveries read both keys.
 
 - Absent: create it with a fresh password (letters and digits, 40 characters), the
   tags (plus ``password-origin = hook``, which tells the generated Terraform to adopt
   the secret instead of writing a value of its own) and the KMS key if one is set.
-- Present: never touch the value. Check that it is JSON holding the key, and mend only
-  drift in the description and tags.
+- Present: never touch the password. Check that it is JSON holding the key, and mend
+  drift in the description and tags; a value made before rotation existed (no
+  ``<key>_previous``) gets the empty key added, the one value change ensure makes, as a
+  new AWSCURRENT version holding the same password.
 - Dry run: only read APIs are called; the returned report says what would be done.
 
 The password is held in memory for the one call that writes it and is never part of a
@@ -22,6 +26,7 @@ import logging
 import re
 import secrets
 import string
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -37,6 +42,7 @@ from redis_scaffold.project import SecretSpec, SpecError  # noqa: F401
 log = logging.getLogger(__name__)
 
 ORIGIN_TAG = "password-origin"
+NEXT_STAGE = "REDIS-SCAFFOLD-NEXT"  # a version on its way to AWSCURRENT (put_current)
 ORIGIN_HOOK = "hook"
 PASSWORD_LENGTH = 40
 # No punctuation at all: nothing that needs escaping in a redis:// URL (@ : / # ? %),
@@ -169,7 +175,8 @@ def aws_errors(name: str, where: str = "") -> Iterator[None]:
             raise AccessDeniedError(
                 f"AWS refused {operation} on secret {name} ({code}: {message}). The "
                 "identity in use needs secretsmanager:DescribeSecret, GetSecretValue, "
-                "CreateSecret, UpdateSecret and TagResource on this secret (and "
+                "CreateSecret, UpdateSecret and TagResource on this secret, and for "
+                "`secret rotate` PutSecretValue and UpdateSecretVersionStage too (and "
                 "kms:Encrypt/Decrypt/GenerateDataKey when a KMS key is set)."
             ) from None
         if code == "InvalidRequestException" and "deletion" in message.lower():
@@ -201,6 +208,11 @@ def _scheduled(name: str, when: object = None) -> ScheduledForDeletionError:
 
 
 # ------------------------------------------------------------------- logic
+def previous_key(key: str) -> str:
+    """The JSON key (and Secret key) of the previous password during a rotation."""
+    return f"{key}_previous"
+
+
 def new_password(length: int = PASSWORD_LENGTH) -> str:
     """Letters and digits from the OS CSPRNG, with at least one of each kind."""
     if length < 32:
@@ -222,10 +234,13 @@ def _describe(client, spec: SecretSpec) -> dict | None:
         return None
 
 
-def check_value(client, spec: SecretSpec) -> None:
-    """Raise BadSecretValueError unless the current value is JSON holding spec.key."""
+def check_value(client, spec: SecretSpec) -> bool:
+    """Raise BadSecretValueError unless the current value is JSON holding spec.key; True
+    when it also holds the previous key (a string)."""
     try:
-        value = client.get_secret_value(SecretId=spec.name).get("SecretString")
+        value = client.get_secret_value(SecretId=spec.name, VersionStage="AWSCURRENT").get(
+            "SecretString"
+        )
     except client.exceptions.ResourceNotFoundException:
         value = None
     if value is None:
@@ -252,6 +267,36 @@ def check_value(client, spec: SecretSpec) -> None:
             f"{spec.key!r} (keys present: {keys}). Add the key, or point secret_key at "
             "the right one; the value was left untouched."
         )
+    return isinstance(parsed.get(previous_key(spec.key)), str)
+
+
+def add_previous_key(client, spec: SecretSpec) -> None:
+    """Add the empty previous key to the current value (same password, new version)."""
+    value = json.loads(
+        client.get_secret_value(SecretId=spec.name, VersionStage="AWSCURRENT")["SecretString"]
+    )
+    value.setdefault(previous_key(spec.key), "")
+    put_current(client, spec.name, json.dumps(value))
+    del value
+
+
+def put_current(client, name: str, value: str) -> None:
+    """A new version of `name` made AWSCURRENT the way a rotation does it: stored under a
+    label of its own, then AWSCURRENT moved onto it (the old version becomes AWSPREVIOUS).
+    (put_secret_value with AWSCURRENT does the same on AWS, but the emulator leaves the
+    label on the old version too.)"""
+    token = str(uuid.uuid4())
+    client.put_secret_value(
+        SecretId=name, ClientRequestToken=token, SecretString=value, VersionStages=[NEXT_STAGE]
+    )
+    stages = client.describe_secret(SecretId=name).get("VersionIdsToStages", {})
+    current = next(v for v, labels in stages.items() if "AWSCURRENT" in labels)
+    client.update_secret_version_stage(
+        SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
+    )
+    client.update_secret_version_stage(
+        SecretId=name, VersionStage=NEXT_STAGE, RemoveFromVersionId=token
+    )
 
 
 def drift(current: Mapping, spec: SecretSpec) -> tuple[str | None, dict[str, str]]:
@@ -291,7 +336,8 @@ def _create(client, spec: SecretSpec, dry_run: bool) -> Report:
         kwargs["KmsKeyId"] = spec.kms_key_id
     try:
         created = client.create_secret(
-            SecretString=json.dumps({spec.key: new_password()}), **kwargs
+            SecretString=json.dumps({spec.key: new_password(), previous_key(spec.key): ""}),
+            **kwargs,
         )
     except client.exceptions.ResourceExistsException:
         # Someone created it between our describe and create: treat it as existing.
@@ -304,9 +350,15 @@ def _create(client, spec: SecretSpec, dry_run: bool) -> Report:
 def _mend(client, spec: SecretSpec, current: Mapping, dry_run: bool) -> Report:
     if current.get("DeletedDate"):
         raise _scheduled(spec.name, current["DeletedDate"])
-    check_value(client, spec)
+    has_previous = check_value(client, spec)
     report = Report(spec.name, "exists", arn=current.get("ARN", ""), dry_run=dry_run)
-    report.notes.append(f"value left untouched (JSON with key {spec.key!r})")
+    if has_previous:
+        report.notes.append(f"value left untouched (JSON with key {spec.key!r})")
+    else:
+        report.notes.append(f"password left untouched (JSON with key {spec.key!r})")
+        report.changes.append(
+            f"value: empty {previous_key(spec.key)!r} added (the deliveries read it; same password)"
+        )
     origin = {t["Key"]: t["Value"] for t in current.get("Tags", [])}.get(ORIGIN_TAG)
     report.notes.append(f"password written by {origin or 'unknown (not tagged)'}")
     if spec.kms_key_id and current.get("KmsKeyId") and spec.kms_key_id not in current["KmsKeyId"]:
@@ -320,6 +372,8 @@ def _mend(client, spec: SecretSpec, current: Mapping, dry_run: bool) -> Report:
     report.changes += [f"tag {k} -> {v!r}" for k, v in sorted(tags.items())]
     if dry_run:
         return report
+    if not has_previous:
+        add_previous_key(client, spec)
     if description is not None:
         client.update_secret(SecretId=spec.name, Description=description)
     if tags:
@@ -332,7 +386,7 @@ def _mend(client, spec: SecretSpec, current: Mapping, dry_run: bool) -> Report:
 def read_password(client, name: str, key: str) -> str:
     """The password under `key` in secret `name`. Callers must never print it."""
     with aws_errors(name, client.meta.region_name or ""):
-        response = client.get_secret_value(SecretId=name)
+        response = client.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
     try:
         value = json.loads(response.get("SecretString") or "")
     except ValueError:

@@ -71,8 +71,11 @@ resource "aws_secretsmanager_secret_version" "this" {
   count = local.password_origin == "terraform" ? 1 : 0
 
   secret_id = aws_secretsmanager_secret.this.id
+  # "<key>_previous" holds the previous password during a rotation (redis-scaffold
+  # secret rotate), empty otherwise; both deliveries read it.
   secret_string_wo = jsonencode({
-    (var.secret_key) = ephemeral.aws_secretsmanager_random_password.this[0].random_password
+    (var.secret_key)             = ephemeral.aws_secretsmanager_random_password.this[0].random_password
+    "${var.secret_key}_previous" = ""
   })
   # Bump to write a new password (a rotation); the value itself is never in state.
   secret_string_wo_version = 1

@@ -55,7 +55,19 @@ rcli() {
 # The password as a quoted redis config argument.
 quoted_password() {
   printf '"%s"' "$(printf '%s' "$REDIS_PASSWORD" | sed 's/[\\"]/\\&/g')"
-}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password. #}{% endwith %}
+}
+
+# The default user's ACL line: the current password and, during a rotation, the
+# previous one (REDIS_PASSWORD_PREVIOUS, from the Secret's "<key>_previous"), so a server
+# restarted at any point of a rotation accepts both sides (docs/design.md, "Password
+# rotation"). Replaces requirepass, which holds a single password.
+acl_default_user() {
+  printf 'user default on "%s"' "$(printf '>%s' "$REDIS_PASSWORD" | sed 's/[\\"]/\\&/g')"
+  if [ -n "${REDIS_PASSWORD_PREVIOUS:-}" ] && [ "$REDIS_PASSWORD_PREVIOUS" != "$REDIS_PASSWORD" ]; then
+    printf ' "%s"' "$(printf '>%s' "$REDIS_PASSWORD_PREVIOUS" | sed 's/[\\"]/\\&/g')"
+  fi
+  printf ' ~* &* +@all\n'
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password, acl_default_user. #}{% endwith %}
 
 # Print the master's host: the most common answer of the sentinels that answer, else
 # the last master this pod's sentinel recorded, else the bootstrap host (the first peer).
@@ -144,7 +156,19 @@ rcli() {
 # The password as a quoted redis config argument.
 quoted_password() {
   printf '"%s"' "$(printf '%s' "$REDIS_PASSWORD" | sed 's/[\\"]/\\&/g')"
-}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password. #}{% endwith %}
+}
+
+# The default user's ACL line: the current password and, during a rotation, the
+# previous one (REDIS_PASSWORD_PREVIOUS, from the Secret's "<key>_previous"), so a server
+# restarted at any point of a rotation accepts both sides (docs/design.md, "Password
+# rotation"). Replaces requirepass, which holds a single password.
+acl_default_user() {
+  printf 'user default on "%s"' "$(printf '>%s' "$REDIS_PASSWORD" | sed 's/[\\"]/\\&/g')"
+  if [ -n "${REDIS_PASSWORD_PREVIOUS:-}" ] && [ "$REDIS_PASSWORD_PREVIOUS" != "$REDIS_PASSWORD" ]; then
+    printf ' "%s"' "$(printf '>%s' "$REDIS_PASSWORD_PREVIOUS" | sed 's/[\\"]/\\&/g')"
+  fi
+  printf ' ~* &* +@all\n'
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password, acl_default_user. #}{% endwith %}
 
 # cluster_field HOST NAME: one field of HOST's CLUSTER INFO (empty when it does not answer).
 cluster_field() {

@@ -33,7 +33,7 @@ fi
     echo "sentinel myid $myid"
   fi
   echo "sentinel client-reconfig-script $MASTER_SET $CONFIG_DIR/record-master.sh"
-  printf 'requirepass %s\n' "$(quoted_password)"
+  acl_default_user
   printf 'sentinel sentinel-pass %s\n' "$(quoted_password)"
   printf 'sentinel auth-pass %s %s\n' "$MASTER_SET" "$(quoted_password)"
   extra_conf

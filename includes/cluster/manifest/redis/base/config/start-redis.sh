@@ -46,7 +46,7 @@ conf="$RUN_DIR/redis.conf"
   if [ -n "${ANNOUNCE_IP:-}" ]; then
     echo "cluster-announce-ip $ANNOUNCE_IP"
   fi
-  printf 'requirepass %s\n' "$(quoted_password)"
+  acl_default_user
   printf 'masterauth %s\n' "$(quoted_password)"
   extra_conf
 } > "$conf.tmp"

