@@ -96,6 +96,7 @@ class ClusterStage(ConfigStage):
             "DATA_DIR": str(node.data_dir),
             "RUN_DIR": str(node.run_dir),
             "EXTRA_CONF": str(self.extra_conf(role)),
+            **self.tls_env(node),
         }
 
     def base_env(self, nodes: list[ClusterNode]) -> dict[str, str]:

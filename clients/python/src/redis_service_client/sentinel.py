@@ -4,7 +4,11 @@ Reads go to the read Service (REDIS_HOST:REDIS_READ_PORT), which spreads connect
 over every pod, the master included; a read may therefore lag a write by a little.
 Writes go to the master that the majority of sentinels names (REDIS_HOST:REDIS_SENTINEL_PORT,
 master set REDIS_MASTER_SET), found again the moment a sentinel announces a failover.
-The password (REDIS_PASSWORD) is needed by the sentinels too. Outside Kubernetes,
+The password (REDIS_PASSWORD) is needed by the sentinels too. With REDIS_TLS=true every
+connection, to the sentinels included, speaks TLS, verifying the server's certificate
+against REDIS_TLS_CA_FILE and its name (hostname check on); REDIS_TLS_CERT_FILE and
+REDIS_TLS_KEY_FILE give a client certificate where the servers ask for one (mutual
+TLS). Outside Kubernetes,
 REDIS_HOST may be a comma-separated list of hosts: writer() asks each of them, reader()
 reads from the first that answers.
 
@@ -44,7 +48,7 @@ from dataclasses import dataclass, field
 
 import redis
 from redis.backoff import AbstractBackoff
-from redis.connection import Connection
+from redis.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
@@ -56,6 +60,8 @@ ENV_VARS = (
     "REDIS_MASTER_SET",
     "REDIS_PASSWORD",
 )
+# Optional: TLS (the redis-env component sets the first two when the service has tls).
+TLS_ENV_VARS = ("REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE")
 
 # Sentinel waits down-after-milliseconds (Settings.down_after_ms: the service's own,
 # given by its adapter) before it starts a failover, which then takes a second or two.
@@ -86,6 +92,10 @@ class Settings:
     socket_timeout: float = 1.0
     down_after_ms: int = 30_000
     replicas: int = 1
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     @property
     def sentinels(self) -> list[tuple[str, int]]:
@@ -112,12 +122,19 @@ def settings_from_env(
     if missing:
         raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
     host, read_port, sentinel_port, master_set, password = (environ[name] for name in env_vars)
+    tls, ca_file, cert_file, key_file = (environ.get(name, "") for name in TLS_ENV_VARS)
+    if tls.lower() not in ("", "true", "false"):
+        raise RuntimeError(f"REDIS_TLS must be true or false (got {tls!r})")
     return Settings(
         hosts=tuple(h.strip() for h in host.split(",") if h.strip()),
         read_port=int(read_port),
         sentinel_port=int(sentinel_port),
         master_set=master_set,
         password=password,
+        tls=tls.lower() == "true",
+        tls_ca_file=ca_file or None,
+        tls_cert_file=cert_file or None,
+        tls_key_file=key_file or None,
         **service,
     )
 
@@ -127,6 +144,27 @@ def _timeouts(settings: Settings) -> dict[str, float]:
         "socket_timeout": settings.socket_timeout,
         "socket_connect_timeout": settings.socket_timeout,
     }
+
+
+def _tls(settings: Settings) -> dict:
+    """The SSLConnection arguments (none without TLS): the CA, the hostname check (on:
+    redis-py 5 defaults it off), and a client certificate when one is given."""
+    if not settings.tls:
+        return {}
+    return {
+        "ssl_ca_certs": settings.tls_ca_file,
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_certfile": settings.tls_cert_file,
+        "ssl_keyfile": settings.tls_key_file,
+    }
+
+
+def _sentinel_tls(settings: Settings) -> dict:
+    """The same for a sentinel's redis.Redis, which picks its connection class by `ssl`.
+    (redis-py's Sentinel passes only socket_* options on to sentinel connections: ssl,
+    the CA and the password must be given to them again.)"""
+    return {"ssl": True, **_tls(settings)} if settings.tls else {}
 
 
 # ----------------------------------------------------------------------- reads
@@ -151,11 +189,15 @@ class HostListConnection(Connection):
         raise error
 
 
+class HostListSSLConnection(HostListConnection, SSLConnection):
+    """HostListConnection over TLS."""
+
+
 def reader(settings: Settings | None = None) -> redis.Redis:
     """A client on the read Service (any pod). Use it for reads only."""
     settings = settings or settings_from_env()
     pool = redis.ConnectionPool(
-        connection_class=HostListConnection,
+        connection_class=HostListSSLConnection if settings.tls else HostListConnection,
         hosts=settings.hosts,
         host=settings.hosts[0],
         port=settings.read_port,
@@ -163,6 +205,7 @@ def reader(settings: Settings | None = None) -> redis.Redis:
         retry=Retry(GrowingBackoff(), 3),
         retry_on_error=[ConnectionError, TimeoutError],
         **_timeouts(settings),
+        **_tls(settings),
     )
     return redis.Redis(connection_pool=pool)
 
@@ -396,6 +439,10 @@ class MasterFollowingConnection(SentinelManagedConnection):
             raise
 
 
+class MasterFollowingSSLConnection(MasterFollowingConnection, SSLConnection):
+    """MasterFollowingConnection over TLS (as redis-py's SentinelManagedSSLConnection)."""
+
+
 def drop_connections(pool: redis.ConnectionPool) -> None:
     """Drop every connection of the pool to the old master, a command in flight included
     (a hung or cut-off master would hold it for socket_timeout): idle ones are closed; the
@@ -467,15 +514,21 @@ def writer(settings: Settings | None = None, retries: int | None = None) -> Writ
         settings.sentinels,
         # Sentinels ask for the password too; without it discovery fails with "No master found".
         # No retry on a sentinel: a dead one is skipped for the next instead of retried.
-        sentinel_kwargs={"password": settings.password, "retry": None, **_timeouts(settings)},
+        sentinel_kwargs={
+            "password": settings.password,
+            "retry": None,
+            **_timeouts(settings),
+            **_sentinel_tls(settings),
+        },
         password=settings.password,
         **_timeouts(settings),
+        **_tls(settings),
     )
     watcher = SwitchWatcher(sentinel, settings.master_set)
     client = sentinel.master_for(
         settings.master_set,
         redis_class=Writer,
-        connection_class=MasterFollowingConnection,
+        connection_class=MasterFollowingSSLConnection if settings.tls else MasterFollowingConnection,
         retry=Retry(GrowingBackoff(watcher), retries),
         retry_on_error=[ConnectionError, TimeoutError],
     )
