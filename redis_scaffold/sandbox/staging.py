@@ -97,6 +97,7 @@ class ConfigStage:
 
     def tls_env(self, node) -> dict[str, str]:
         return {"TLS_DIR": str(self.tls_dir(node))} if self.tls_ca else {}
+
     def node_dir(self, node: Node | int) -> Path:
         return self.workdir / f"node{node if isinstance(node, int) else node.index}"
 

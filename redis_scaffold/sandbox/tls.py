@@ -55,7 +55,9 @@ class CertificateAuthority:
         return self.root / "ca.crt"
 
     @classmethod
-    def create(cls, root: Path, subject: str = "/CN=redis-scaffold sandbox CA") -> CertificateAuthority:
+    def create(
+        cls, root: Path, subject: str = "/CN=redis-scaffold sandbox CA"
+    ) -> CertificateAuthority:
         """A new CA in `root` (kept if one is there already: a restarted sandbox keeps it)."""
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)

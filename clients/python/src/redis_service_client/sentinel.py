@@ -528,7 +528,9 @@ def writer(settings: Settings | None = None, retries: int | None = None) -> Writ
     client = sentinel.master_for(
         settings.master_set,
         redis_class=Writer,
-        connection_class=MasterFollowingSSLConnection if settings.tls else MasterFollowingConnection,
+        connection_class=MasterFollowingSSLConnection
+        if settings.tls
+        else MasterFollowingConnection,
         retry=Retry(GrowingBackoff(watcher), retries),
         retry_on_error=[ConnectionError, TimeoutError],
     )
