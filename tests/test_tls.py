@@ -12,6 +12,8 @@ one SIGKILL of the master serves both clients.
   Python on the lowest redis-py the library declares (whose ssl_check_hostname defaults
   to off) and Node on the newest ioredis;
 - a master SIGKILL: both keep writing through the failover, no WAIT-confirmed write lost;
+- `sentinel check` speaks TLS (the tls answer) with the CA given; another CA fails it
+  with its own exit code (19) in one line;
 - a pod whose certificate does not name its address (the name it announces) is refused
   by both clients, while the same certificate is accepted with the hostname check off:
   the check is on. The bad certificate reaches the running pod as a renewal does,
@@ -26,8 +28,10 @@ build of Valkey installs here; the generated files are the same for both engines
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,6 +40,7 @@ import redis
 
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
 from redis_scaffold.sandbox.sentinel import LocalSentinel
+from redis_scaffold.sandbox.tls import CertificateAuthority
 from tests.fixtures.generation import REPO_ROOT
 from tests.fixtures.topology import (
     FAST_DOWN_AFTER_MS,
@@ -252,3 +257,39 @@ def _answers(client: redis.Redis) -> bool:
             return bool(client.ping())
     except redis.RedisError:
         return False
+
+
+def _check(topo, *args: str, ca=None) -> subprocess.CompletedProcess:
+    """`redis-scaffold sentinel check` as a user runs it: the password and the CA in the env."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_PASSWORD", "REDIS_TLS_CA_FILE")}
+    env["REDIS_PASSWORD"] = topo.password
+    if ca is not None:
+        env["REDIS_TLS_CA_FILE"] = str(ca)
+    sentinels = [f"--sentinel={host}:{port}" for host, port in topo.sentinels]
+    return subprocess.run(
+        [sys.executable, "-m", "redis_scaffold", "sentinel", "check", str(topo.repo)]
+        + [*sentinels, "--strict", "--timeout=10", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_sentinel_check_speaks_tls_and_refuses_a_wrong_ca_in_one_line(topo, tmp_path):
+    """The repository's tls answer turns TLS on; the CA from $REDIS_TLS_CA_FILE or
+    --tls-ca. Another CA: exit 19 and one line naming the server and the CA given."""
+    topo.wait_until_ready(RECOVERY_S)
+    ok = _check(topo, ca=topo.tls_ca.cert)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.rstrip().endswith("round trip all work.")
+    other = CertificateAuthority.create(tmp_path / "other-ca", "/CN=another CA")
+    wrong = _check(topo, f"--tls-ca={other.cert}")
+    assert wrong.returncode == 19, wrong.stdout + wrong.stderr
+    lines = wrong.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not trusted" in lines[0] and str(other.cert) in lines[0]
+    missing = _check(topo)
+    assert missing.returncode == 2 and "--tls-ca" in missing.stderr, missing.stderr
+    for done in (ok, wrong, missing):
+        assert topo.password not in done.stdout + done.stderr
