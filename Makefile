@@ -4,6 +4,9 @@
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
 
+demo-tls: bootstrap ## The demo with tls: yes: every port TLS only, the pods' certificates from a local CA
+	.venv/bin/redis-scaffold demo --tls --out demo/shopping-cart-redis
+
 # Independent tests run in parallel (pytest-xdist, work stealing, longest modules first:
 # tests/conftest.py). 8 workers on 2 cores: most of the wall time is waiting
 # (Sentinel's timers in the failover stories, the typed interviews), so more workers than cores pays off
