@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more for maintainers.
-.PHONY: demo test test-fast bench bootstrap bootstrap-test export routes lint
+.PHONY: demo demo-tls test test-fast bench bootstrap bootstrap-test export routes lint
 
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
