@@ -68,9 +68,10 @@ cli() {
 }
 
 # tls_conf PORT [cluster]: with TLS_DIR set, the runtime config lines that move PORT to
-# TLS (no plaintext port) and make replication, Sentinel's links to servers and to other
-# sentinels (tls-replication) and, for a cluster, its bus speak TLS. Printed after the
-# `port` line: later lines win. Records which certificate the server loads (tls_reload).
+# TLS (no plaintext port) and make {% if topology == 'sentinel' %}replication and the sentinels' links to the servers and
+# to each other speak TLS (tls-replication){% else %}replication (tls-replication) and the cluster bus
+# (tls-cluster) speak TLS{% endif %}. Printed after the `port` line: later lines
+# win. Records which certificate the server loads (tls_reload).
 tls_conf() {
   [ -n "${TLS_DIR:-}" ] || return 0
   tls_files_sum > "$RUN_DIR/tls-loaded-$1"
@@ -88,8 +89,8 @@ tls_files_sum() { cat "$TLS_DIR/tls.crt" "$TLS_DIR/tls.key" "$TLS_DIR/ca.crt" | 
 # tls_reload PORT: called by the liveness probes. When the mounted certificate is not
 # the one the server on PORT loaded (cert-manager renewed it, the kubelet updated the
 # files), have it load the new files: a server does on CONFIG SET of the same file names,
-# without a restart. Fails (status 1) when it cannot: a sentinel has no CONFIG command,
-# so its liveness probe fails and the kubelet restarts that container alone.
+# without a restart. Fails (status 1) when it cannot{% if topology == 'sentinel' %}: a sentinel has no CONFIG command,
+# so its liveness probe fails and the kubelet restarts that container alone{% endif %}.
 tls_reload() {
   [ -n "${TLS_DIR:-}" ] || return 0
   _mark="$RUN_DIR/tls-loaded-$1"
@@ -210,9 +211,10 @@ cli() {
 }
 
 # tls_conf PORT [cluster]: with TLS_DIR set, the runtime config lines that move PORT to
-# TLS (no plaintext port) and make replication, Sentinel's links to servers and to other
-# sentinels (tls-replication) and, for a cluster, its bus speak TLS. Printed after the
-# `port` line: later lines win. Records which certificate the server loads (tls_reload).
+# TLS (no plaintext port) and make {% if topology == 'sentinel' %}replication and the sentinels' links to the servers and
+# to each other speak TLS (tls-replication){% else %}replication (tls-replication) and the cluster bus
+# (tls-cluster) speak TLS{% endif %}. Printed after the `port` line: later lines
+# win. Records which certificate the server loads (tls_reload).
 tls_conf() {
   [ -n "${TLS_DIR:-}" ] || return 0
   tls_files_sum > "$RUN_DIR/tls-loaded-$1"
@@ -230,8 +232,8 @@ tls_files_sum() { cat "$TLS_DIR/tls.crt" "$TLS_DIR/tls.key" "$TLS_DIR/ca.crt" | 
 # tls_reload PORT: called by the liveness probes. When the mounted certificate is not
 # the one the server on PORT loaded (cert-manager renewed it, the kubelet updated the
 # files), have it load the new files: a server does on CONFIG SET of the same file names,
-# without a restart. Fails (status 1) when it cannot: a sentinel has no CONFIG command,
-# so its liveness probe fails and the kubelet restarts that container alone.
+# without a restart. Fails (status 1) when it cannot{% if topology == 'sentinel' %}: a sentinel has no CONFIG command,
+# so its liveness probe fails and the kubelet restarts that container alone{% endif %}.
 tls_reload() {
   [ -n "${TLS_DIR:-}" ] || return 0
   _mark="$RUN_DIR/tls-loaded-$1"
