@@ -28,19 +28,24 @@ build of Valkey installs here; the generated files are the same for both engines
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import redis
 
+from redis_scaffold.errors import UsageError
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
 from redis_scaffold.sandbox.sentinel import LocalSentinel
 from redis_scaffold.sandbox.tls import CertificateAuthority
+from redis_scaffold.service.sentinel_cmd import SentinelSettings
+from redis_scaffold.service.sentinel_cmd import run as run_check
 from tests.fixtures.generation import REPO_ROOT
 from tests.fixtures.topology import (
     FAST_DOWN_AFTER_MS,
@@ -279,17 +284,26 @@ def _check(topo, *args: str, ca=None) -> subprocess.CompletedProcess:
 
 def test_sentinel_check_speaks_tls_and_refuses_a_wrong_ca_in_one_line(topo, tmp_path):
     """The repository's tls answer turns TLS on; the CA from $REDIS_TLS_CA_FILE or
-    --tls-ca. Another CA: exit 19 and one line naming the server and the CA given."""
+    --tls-ca. Another CA: exit 19 and one line naming the server and the CA given (the
+    command as a user runs it); no CA at all: a usage error naming --tls-ca."""
     topo.wait_until_ready(RECOVERY_S)
-    ok = _check(topo, ca=topo.tls_ca.cert)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout.rstrip().endswith("round trip all work.")
+    out = io.StringIO()
+    settings = SentinelSettings(
+        project=topo.repo,
+        sentinels=tuple(f"{host}:{port}" for host, port in topo.sentinels),
+        timeout=10,
+        strict=True,
+        environ={"REDIS_PASSWORD": topo.password, "REDIS_TLS_CA_FILE": str(topo.tls_ca.cert)},
+        out=out,
+        err=out,
+    )
+    assert run_check(settings) == 0, out.getvalue()
+    assert out.getvalue().rstrip().endswith("round trip all work.")
+    with pytest.raises(UsageError, match="--tls-ca"):
+        run_check(replace(settings, environ={"REDIS_PASSWORD": topo.password}))
     other = CertificateAuthority.create(tmp_path / "other-ca", "/CN=another CA")
     wrong = _check(topo, f"--tls-ca={other.cert}")
     assert wrong.returncode == 19, wrong.stdout + wrong.stderr
     lines = wrong.stderr.strip().splitlines()
     assert len(lines) == 1 and "is not trusted" in lines[0] and str(other.cert) in lines[0]
-    missing = _check(topo)
-    assert missing.returncode == 2 and "--tls-ca" in missing.stderr, missing.stderr
-    for done in (ok, wrong, missing):
-        assert topo.password not in done.stdout + done.stderr
+    assert topo.password not in out.getvalue() + wrong.stdout + wrong.stderr
