@@ -141,10 +141,14 @@ class ConfigStage:
             )
         self.extra_conf("sentinel").write_text("".join(f"{line}\n" for line in lines))
         for node in nodes:
-            if self.tls_ca and not (self.tls_dir(node) / "tls.crt").is_file():
-                # What the pod's certificate names: its own address (what it announces),
-                # and 127.0.0.1 and localhost (the probes and the exporter).
-                self.tls_ca.issue(self.tls_dir(node), [node.host, "127.0.0.1", "localhost"])
+            # What the pod's certificate names: its own address (what it announces), and
+            # 127.0.0.1 and localhost (the probes and the exporter). Issued again when the
+            # node's address changed (a work dir reused on another loopback block).
+            names = [node.host, "127.0.0.1", "localhost"]
+            record = self.tls_dir(node) / "names"
+            if self.tls_ca and not (record.is_file() and record.read_text() == " ".join(names)):
+                self.tls_ca.issue(self.tls_dir(node), names)
+                record.write_text(" ".join(names))
             node.data_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.chmod(0o700)
