@@ -12,6 +12,8 @@ one SIGKILL of the master serves both clients.
   Python on the lowest redis-py the library declares (whose ssl_check_hostname defaults
   to off) and Node on the newest ioredis;
 - a master SIGKILL: both keep writing through the failover, no WAIT-confirmed write lost;
+- both generated exporters (redis and sentinel), Debian's redis_exporter with the
+  generated env (rediss://, the CA and the pod's certificate), scrape their server: up;
 - `sentinel check` speaks TLS (the tls answer) with the CA given; another CA fails it
   with its own exit code (19) in one line;
 - a pod whose certificate does not name its address (the name it announces) is refused
@@ -34,11 +36,13 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 import redis
+import yaml
 
 from redis_scaffold.errors import UsageError
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
@@ -69,6 +73,7 @@ TLS_ANSWERS = {
     # when no sentinel it trusts answers) last twice down-after.
     "customise": True,
     "down_after_ms": FAST_DOWN_AFTER_MS,
+    "monitoring": "prometheus-operator",  # the exporters, over TLS too
 }
 
 
@@ -307,3 +312,59 @@ def test_sentinel_check_speaks_tls_and_refuses_a_wrong_ca_in_one_line(topo, tmp_
     lines = wrong.stderr.strip().splitlines()
     assert len(lines) == 1 and "is not trusted" in lines[0] and str(other.cert) in lines[0]
     assert topo.password not in out.getvalue() + wrong.stdout + wrong.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("prometheus-redis-exporter") is None,
+    reason="needs Debian's prometheus-redis-exporter (scripts/bootstrap.sh test)",
+)
+def test_the_generated_exporters_scrape_over_tls(topo):
+    """Each exporter container's generated env, on one "pod": the pod's TLS_DIR where /tls
+    is mounted, its loopback address where 127.0.0.1 is (its certificate names both)."""
+    node = topo.nodes[0]
+    docs = yaml.safe_load_all((topo.repo / "manifest/redis/base/statefulset.yaml").read_text())
+    (sts,) = [d for d in docs if d and d["kind"] == "StatefulSet"]
+    exporters = [
+        c for c in sts["spec"]["template"]["spec"]["containers"] if "exporter" in c["name"]
+    ]
+    assert len(exporters) == 2
+    running = []
+    try:
+        for container in exporters:
+            env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+            port = env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"].lstrip(":")
+            env = {
+                k: v.replace("/tls/", f"{topo.stage.tls_dir(node)}/").replace(
+                    "127.0.0.1", node.host
+                )
+                for k, v in env.items()
+            }
+            env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"{node.host}:{port}"
+            env["REDIS_PASSWORD"] = topo.password
+            assert env["REDIS_ADDR"].startswith("rediss://"), env["REDIS_ADDR"]
+            proc = subprocess.Popen(
+                ["prometheus-redis-exporter"],
+                env={"PATH": "/usr/bin:/bin"} | env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            running.append((container["name"], f"http://{node.host}:{port}/metrics", proc))
+        for name, url, _ in running:
+            up = topo.wait_until(lambda url=url: _metric(url, "redis_up"), 30, f"{name} answers")
+            assert up == "1", name
+    finally:
+        for _, _, proc in running:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _metric(url: str, name: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            body = response.read().decode()
+    except OSError:
+        return None
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return line.split()[1]
+    return None
