@@ -40,11 +40,13 @@ from __future__ import annotations
 import math
 import os
 import socket
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import redis
 from redis.backoff import AbstractBackoff
@@ -189,7 +191,39 @@ class HostListConnection(Connection):
         raise error
 
 
-class HostListSSLConnection(HostListConnection, SSLConnection):
+@lru_cache(maxsize=8)
+def _ssl_context(ca_file, cert_file, key_file, check_hostname: bool) -> ssl.SSLContext:
+    """One client context per TLS setting, for the process's life."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.check_hostname = check_hostname
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+class CachedContextSSLConnection(SSLConnection):
+    """redis-py's SSLConnection, with one SSLContext per setting instead of one per
+    connection. redis-py makes each with ssl.create_default_context(), which loads the
+    system's CA store, about 30 ms here: a writer reconnects several times through a
+    failover (every NOREPLICAS drops the connection), and that was most of what TLS added
+    to it (docs/performance.md, "Failover over TLS"). The CA, client certificate and
+    hostname check are the connection's own arguments (ssl_ca_certs, ssl_certfile,
+    ssl_keyfile, ssl_check_hostname), verification always required; the other SSL
+    options (ca_path, ca_data, OCSP, ciphers) are not used by this library."""
+
+    def _connect(self):
+        sock = Connection._connect(self)  # the TCP connection, with its socket options
+        context = _ssl_context(
+            self.ca_certs, self.certfile, self.keyfile, bool(self.check_hostname)
+        )
+        try:
+            return context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class HostListSSLConnection(HostListConnection, CachedContextSSLConnection):
     """HostListConnection over TLS."""
 
 
@@ -439,7 +473,7 @@ class MasterFollowingConnection(SentinelManagedConnection):
             raise
 
 
-class MasterFollowingSSLConnection(MasterFollowingConnection, SSLConnection):
+class MasterFollowingSSLConnection(MasterFollowingConnection, CachedContextSSLConnection):
     """MasterFollowingConnection over TLS (as redis-py's SentinelManagedSSLConnection)."""
 
 
@@ -468,7 +502,8 @@ def _in_use_sockets(pool: redis.ConnectionPool) -> list[socket.socket]:
     package declares. check_redis_py() asserts these names, and the version matrix
     (tests/test_clients_matrix.py) runs it, and every fault story, on both ends.
     (The `_connect` overrides above are the subclass hook redis-py's own connection
-    classes use: SSLConnection, UnixDomainSocketConnection.)"""
+    classes use: SSLConnection, UnixDomainSocketConnection. CachedContextSSLConnection
+    also reads SSLConnection's ca_certs, certfile, keyfile and check_hostname.)"""
     with pool._lock:
         in_use = list(pool._in_use_connections)
     return [c._sock for c in in_use if c._sock is not None]
@@ -481,6 +516,12 @@ def check_redis_py() -> str:
     missing = [name for name in ("_lock", "_in_use_connections") if not hasattr(pool, name)]
     connection = Connection()
     missing += [name for name in ("_sock", "_connect") if not hasattr(connection, name)]
+    tls = SSLConnection()
+    missing += [
+        name
+        for name in ("ca_certs", "certfile", "keyfile", "check_hostname")
+        if not hasattr(tls, name)
+    ]
     if missing:
         raise RuntimeError(
             f"redis-py {redis.__version__} lacks {', '.join(missing)}: redis_service_client needs a fix"
