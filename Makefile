@@ -1,8 +1,11 @@
 # The two commands of the README, and a few more for maintainers.
-.PHONY: demo test test-fast bench bootstrap bootstrap-test export routes lint
+.PHONY: demo demo-tls test test-fast bench bootstrap bootstrap-test export routes lint
 
 demo: bootstrap ## Generate the shopping-cart repository and run its hooks against a local sandbox
 	.venv/bin/redis-scaffold demo --out demo/shopping-cart-redis
+
+demo-tls: bootstrap ## The demo with tls: yes: every port TLS only, the pods' certificates from a local CA
+	.venv/bin/redis-scaffold demo --tls --out demo/shopping-cart-redis
 
 # Independent tests run in parallel (pytest-xdist, work stealing, longest modules first:
 # tests/conftest.py). 8 workers on 2 cores: most of the wall time is waiting

@@ -25,6 +25,10 @@ is SIGKILLed; we record
 Medians of --runs (default 5) per timing: fast (down-after 1000 ms, failover-timeout 2000,
 via EXTRA_CONF; the default) and production (the generated 10000 ms; --timing production).
 Targets: median client_overhead_s <= 0.1 s for python and node, and below the baseline's.
+
+--tls: the same measurement twice in one run, on a plaintext repository and on one
+generated with `tls: yes` (every connection over TLS, the sandbox's CA); target for
+each client: its TLS median overhead within 0.05 s of its plaintext one (issue 25).
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ TIMINGS = {
     "production": {"down_after_ms": None, "failover_timeout_ms": None},
 }
 OVERHEAD_TARGET_S = 0.1
+TLS_MARGIN_S = 0.05  # --tls: a client's TLS overhead within this of its plaintext one
 BOTH = {"client_languages": ["python", "node"]}
+TLS = {"tls": True, "tls_issuer": "ClusterIssuer/bench-ca"}
 
 
 def one_run(topo, n: int, down_after_s: float) -> dict:
@@ -96,16 +102,16 @@ def _median(values) -> float | None:
     return _round(median(values))
 
 
-def measure(timings: list[str], runs: int, engine: str = "redis") -> list[dict]:
+def measure(timings: list[str], runs: int, engine: str = "redis", tls: bool = False) -> list[dict]:
     results = []
-    with generated_repo({"engine": engine, **BOTH}) as repo:
+    with generated_repo({"engine": engine, **BOTH, **(TLS if tls else {})}) as repo:
         generated = int(generated_value(repo, "sentinel.conf", "sentinel down-after-milliseconds"))
         for timing in timings:
             down_after = TIMINGS[timing]["down_after_ms"] or generated
             per_run = []
             with running_topology(repo, **TIMINGS[timing]) as topo:
                 for n in range(runs):
-                    log(f"failover ({engine}, {timing}): run {n + 1}/{runs}")
+                    log(f"failover ({engine}, {timing}, tls {tls}): run {n + 1}/{runs}")
                     per_run.append(one_run(topo, n, down_after / 1000))
             baseline = _median(r["baseline"]["client_overhead_s"] for r in per_run)
             for client in CLIENTS:
@@ -122,6 +128,7 @@ def measure(timings: list[str], runs: int, engine: str = "redis") -> list[dict]:
                 results.append(
                     {
                         "engine": engine,
+                        "tls": tls,
                         "timing": timing,
                         "down_after_ms": down_after,
                         "client": client,
@@ -142,6 +149,19 @@ def measure(timings: list[str], runs: int, engine: str = "redis") -> list[dict]:
                     }
                 )
     return results
+
+
+def _tls_targets(results: list[dict]) -> None:
+    """With --tls: each TLS row's target is its overhead within TLS_MARGIN_S of the
+    plaintext row of the same engine, timing and client (measured in the same run)."""
+    plain = {(r["engine"], r["timing"], r["client"]): r for r in results if not r["tls"]}
+    for r in results:
+        other = plain.get((r["engine"], r["timing"], r["client"]))
+        if not r["tls"] or other is None:
+            continue
+        a, b = r["median_client_overhead_s"], other["median_client_overhead_s"]
+        r["target"] = f"overhead within {TLS_MARGIN_S} s of plaintext ({b} s)"
+        r["met"] = a is not None and b is not None and a - b <= TLS_MARGIN_S
 
 
 def _merge(dicts) -> dict:
@@ -168,6 +188,11 @@ def main(argv: list[str]) -> int:
         default="sentinel",
         help="the generated topology (default: sentinel); cluster: benchmarks/cluster_failover.py",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="also measure a repository with tls: yes, in the same run (issue 25)",
+    )
     args, _ = parser.parse_known_args(argv)
     if args.topology == "cluster":
         from benchmarks.cluster_failover import TIMINGS as CLUSTER_TIMINGS
@@ -177,13 +202,16 @@ def main(argv: list[str]) -> int:
     results = [
         r
         for engine in (args.engine or ["redis"])
-        for r in measure(args.timing or ["fast"], args.runs, engine)
+        for tls in ([False, True] if args.tls else [False])
+        for r in measure(args.timing or ["fast"], args.runs, engine, tls)
     ]
+    _tls_targets(results)
     emit(
         "failover",
         {"results": results},
         [
             "engine",
+            "tls",
             "timing",
             "client",
             "median switch (s)",
@@ -199,6 +227,7 @@ def main(argv: list[str]) -> int:
         [
             [
                 r["engine"],
+                "yes" if r["tls"] else "no",
                 r["timing"],
                 r["client"],
                 r["median_switch_s"],

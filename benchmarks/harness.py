@@ -68,12 +68,20 @@ def baseline_writer(topo: LocalSentinel):
     """Plain redis-py: Sentinel.master_for with no retry of its own (the application
     loop retries every 50 ms: WriteLoad's error pause). What a team writes by hand."""
     no_retry = Retry(NoBackoff(), 0)
+    # With TLS: the sentinel connections need ssl, the CA and the password given again.
+    tls = {"ssl": True, "ssl_ca_certs": str(topo.tls_ca.cert)} if topo.tls_ca else {}
     sentinel = Sentinel(
         topo.sentinels,
-        sentinel_kwargs={"password": topo.password, "socket_timeout": 1.0, "retry": no_retry},
+        sentinel_kwargs={
+            "password": topo.password,
+            "socket_timeout": 1.0,
+            "retry": no_retry,
+            **tls,
+        },
         password=topo.password,
         socket_timeout=1.0,
         socket_connect_timeout=1.0,
+        **tls,
     )
     return sentinel.master_for(topo.master_set, retry=no_retry)
 

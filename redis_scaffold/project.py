@@ -72,6 +72,8 @@ class Deployment:
     # The engine's programs the containers run: SERVER_COMMAND, SENTINEL_COMMAND,
     # CLI_COMMAND -> redis-server, ... or valkey-server, ...
     commands: dict[str, str] = field(default_factory=dict)
+    # tls: the containers get TLS_DIR (the certificate's mount) and speak TLS only.
+    tls: bool = False
 
 
 COMMANDS = ("SERVER_COMMAND", "SENTINEL_COMMAND", "CLI_COMMAND")
@@ -100,6 +102,7 @@ def deployment(project: Path) -> Deployment:
         redis_port=int(env["REDIS_READ_PORT"]),
         sentinel_port=int(env["REDIS_SENTINEL_PORT"]),
         commands=commands,
+        tls=any(e["name"] == "TLS_DIR" for c in containers for e in c.get("env", [])),
     )
 
 
@@ -116,6 +119,7 @@ class ClusterDeployment:
     redis_port: int
     bus_port: int
     commands: dict[str, str] = field(default_factory=dict)
+    tls: bool = False  # as Deployment.tls
 
     @property
     def masters(self) -> int:
@@ -147,6 +151,7 @@ def cluster_deployment(project: Path) -> ClusterDeployment:
         redis_port=int(env["REDIS_PORT"]),
         bus_port=int(env["CLUSTER_BUS_PORT"]),
         commands={k: v for k, v in env.items() if k in COMMANDS},
+        tls="TLS_DIR" in env,
     )
 
 

@@ -56,6 +56,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "state_bucket",  # empty: local state (state_region is asked only with a bucket)
         "client_languages",
         "monitoring",  # none: no exporters (docs/design.md, "Monitoring")
+        "tls",  # no: plaintext (docs/design.md, "Encryption in transit")
         "size",
         "customise",
         "create_secret",

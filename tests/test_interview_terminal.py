@@ -254,16 +254,23 @@ def test_external_secrets_with_an_empty_store_then_a_typed_oidc_arn(template_src
 
 def test_cluster_customised_with_a_high_redis_port(template_src, tmp_path):
     """redis_port 60000: the bus port's default is 50000, and it is asked. With
-    monitoring chosen, its namespace is asked (and typed)."""
+    monitoring chosen, its namespace is asked (and typed). With TLS, the issuer is
+    typed (a bare name is refused: KIND/NAME), and mutual TLS chosen in the tuning."""
     answers = {
         "topology": "cluster",
         "monitoring": "prometheus-operator",
         "monitoring_namespace": "observability",
+        "tls": True,
+        "tls_issuer": "ClusterIssuer/platform-ca",
         "customise": True,
         "redis_port": 60000,
+        "tls_auth_clients": "yes",
     }
-    result = story(template_src, tmp_path, answers)
+    result = story(template_src, tmp_path, answers, bad={"tls_issuer": ["platform-ca"]})
     assert result["recorded"]["cluster_bus_port"] == 50000
+    assert result["recorded"]["tls_issuer"] == "ClusterIssuer/platform-ca"
+    assert result["recorded"]["tls_auth_clients"] == "yes"
+    assert result["terminal"].refusals == ["Validation error for question 'tls_issuer'"]
 
 
 def test_customised_memory_request_above_the_size_preset(template_src, tmp_path):

@@ -49,6 +49,12 @@ VARIANTS = {
         "redis_replicas": 5,
         "redis_image_digest": TEST_DIGEST,
     },
+    # Encryption in transit: the certificate's volume and the exporters over TLS.
+    "tls": {
+        "tls": True,
+        "tls_issuer": "ClusterIssuer/platform-ca",
+        "monitoring": "prometheus-operator",
+    },
 }
 CHOICE_QUESTIONS = ("size", "topology", "engine", "secret_delivery", "monitoring")
 CHOICE_ANSWERS = {

@@ -14,6 +14,12 @@ export interface Settings {
   replicas: number;
   /** Connect, command and socket timeout (ms). */
   timeoutMs: number;
+  /** REDIS_TLS=true: every connection speaks TLS, verified against tlsCaFile (REDIS_TLS_CA_FILE). */
+  tls: boolean;
+  tlsCaFile: string | null;
+  /** A client certificate and key (REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE), for mutual TLS. */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
   /** Not enumerable: never printed with the settings. */
   readonly password: string;
 }

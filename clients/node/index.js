@@ -24,9 +24,16 @@
  * runs every fault story on (its oldest and newest release). The private ioredis
  * methods this relies on are all in MajorityConnector (see there).
  */
+const fs = require("fs");
+const tls = require("tls");
 const { default: Redis, SentinelConnector } = require("ioredis");
 
 const ENV_VARS = ["REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS_MASTER_SET", "REDIS_PASSWORD"];
+// Optional: TLS (the redis-env component sets the first two when the service has tls).
+// Every connection, to the sentinels included, then speaks TLS, verifying the server's
+// certificate against the CA and its name (Node's check); the last two give a client
+// certificate where the servers ask for one (mutual TLS).
+const TLS_ENV_VARS = ["REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"];
 
 // Sentinel waits down-after-milliseconds (settings.downAfterMs, the service's own)
 // before it starts a failover, which then takes a second or two. A write keeps waiting
@@ -58,6 +65,10 @@ function settingsFromEnv(env = process.env, service = {}) {
     throw new Error(`missing environment variables: ${missing.join(", ")}`);
   }
   const [host, readPort, sentinelPort, masterSet, password] = envVars.map((name) => env[name]);
+  const [tlsFlag = "", caFile, certFile, keyFile] = TLS_ENV_VARS.map((name) => env[name]);
+  if (!["", "true", "false"].includes(tlsFlag.toLowerCase())) {
+    throw new Error(`REDIS_TLS must be true or false (got '${tlsFlag}')`);
+  }
   const settings = {
     hosts: host.split(",").map((h) => h.trim()).filter(Boolean),
     readPort: Number(readPort),
@@ -66,6 +77,10 @@ function settingsFromEnv(env = process.env, service = {}) {
     downAfterMs: Number(downAfterMs),
     replicas: Number(replicas),
     timeoutMs: Number(timeoutMs),
+    tls: tlsFlag.toLowerCase() === "true",
+    tlsCaFile: caFile || null,
+    tlsCertFile: certFile || null,
+    tlsKeyFile: keyFile || null,
   };
   // Not enumerable: never printed with the settings, never serialised.
   Object.defineProperty(settings, "password", { value: password, enumerable: false });
@@ -97,10 +112,24 @@ function backoff(attempt) {
   return Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 3));
 }
 
+/**
+ * Node's TLS options for ioredis (undefined without TLS): one secure context (the CA, and
+ * a client certificate when given) for every connection of the client, instead of one
+ * built per connection (half the cost of a new TLS connection here; a writer opens many
+ * through a failover). Node checks the server's name against its certificate.
+ */
+function tlsOptions(settings) {
+  if (!settings.tls) return undefined;
+  const read = (file) => (file ? fs.readFileSync(file) : undefined);
+  const context = { ca: read(settings.tlsCaFile), cert: read(settings.tlsCertFile), key: read(settings.tlsKeyFile) };
+  return { secureContext: tls.createSecureContext(context) };
+}
+
 /** A client on the read Service (any pod). Use it for reads only. */
 function reader(settings = settingsFromEnv()) {
   let next = 0;
   const client = new Redis({
+    tls: tlsOptions(settings),
     host: settings.hosts[0],
     port: settings.readPort,
     password: settings.password,
@@ -328,6 +357,10 @@ function writer(settings = settingsFromEnv(), { retries = defaultRetries(setting
     // Sentinels ask for the password too; without it discovery finds no master.
     password: settings.password,
     sentinelPassword: settings.password,
+    // TLS: the master (tls, with enableTLSForSentinelMode) and the sentinels (sentinelTLS).
+    tls: tlsOptions(settings),
+    sentinelTLS: tlsOptions(settings),
+    enableTLSForSentinelMode: settings.tls,
     failoverDetector: true,
     connectTimeout: settings.timeoutMs,
     sentinelCommandTimeout: settings.timeoutMs,

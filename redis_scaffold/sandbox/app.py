@@ -51,14 +51,21 @@ def load_client(repo: Path) -> ModuleType:
 
 
 def loopback_env(
-    repo: Path, hosts: list[str], redis_port: int, sentinel_port: int, password: str
+    repo: Path,
+    hosts: list[str],
+    redis_port: int,
+    sentinel_port: int,
+    password: str,
+    tls_ca: Path | None = None,
 ) -> dict[str, str]:
-    """The rendered redis-env values, with the loopback hosts, ports and password."""
+    """The rendered redis-env values, with the loopback hosts, ports and password (and,
+    with tls, the sandbox's CA file where the app's CA ConfigMap is mounted)."""
     return app_env(repo) | {
         "REDIS_HOST": ",".join(hosts),
         "REDIS_READ_PORT": str(redis_port),
         "REDIS_SENTINEL_PORT": str(sentinel_port),
         "REDIS_PASSWORD": password,
+        **({"REDIS_TLS_CA_FILE": str(tls_ca)} if tls_ca else {}),
     }
 
 

@@ -39,7 +39,8 @@ from redis_scaffold.sandbox.faults import Faults
 from redis_scaffold.sandbox.nodes import TopologyError
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ConfigStage, Timing
-from redis_scaffold.sandbox.state import render, wait_until
+from redis_scaffold.sandbox.state import render, tls_kwargs, wait_until
+from redis_scaffold.sandbox.tls import CertificateAuthority
 from redis_scaffold.service.cluster import parse_nodes
 
 __all__ = ["ClusterNode", "LocalCluster"]
@@ -96,6 +97,7 @@ class ClusterStage(ConfigStage):
             "DATA_DIR": str(node.data_dir),
             "RUN_DIR": str(node.run_dir),
             "EXTRA_CONF": str(self.extra_conf(role)),
+            **self.tls_env(node),
         }
 
     def base_env(self, nodes: list[ClusterNode]) -> dict[str, str]:
@@ -132,6 +134,7 @@ class LocalCluster:
         node_timeout_ms: int | None = None,
         password: str | None = None,
         bin_dir: Path | None = None,
+        tls_ca: CertificateAuthority | None = None,
     ) -> None:
         self.repo = Path(repo)
         self.workdir = Path(workdir)
@@ -153,6 +156,12 @@ class LocalCluster:
             for i, host in enumerate(self.block.hosts)
         ]
         commands = self.rendered.commands
+        # tls: every node's certificate from one CA (given, or made in the work dir)
+        self.tls_ca = (
+            (tls_ca or CertificateAuthority.create(self.workdir / "ca"))
+            if self.rendered.tls
+            else None
+        )
         self.stage = ClusterStage(
             self.repo,
             self.workdir,
@@ -161,6 +170,7 @@ class LocalCluster:
             Timing(),
             bin_dir or programs_dir(commands, self.workdir),
             commands,
+            self.tls_ca,
             node_timeout_ms=node_timeout_ms,
         )
         self.supervisor = Supervisor()
@@ -200,10 +210,14 @@ class LocalCluster:
 
     def bootstrap(self, timeout_s: int = 60) -> subprocess.CompletedProcess:
         """Run the generated bootstrap-cluster.sh as the bootstrap Job would."""
-        env = self.stage.base_env(self.nodes) | {
-            "CLUSTER_REPLICAS": str(self.rendered.replicas_per_master),
-            "BOOTSTRAP_TIMEOUT": str(timeout_s),
-        }
+        env = (
+            self.stage.base_env(self.nodes)
+            | self.stage.tls_env(self.nodes[0])
+            | {
+                "CLUSTER_REPLICAS": str(self.rendered.replicas_per_master),
+                "BOOTSTRAP_TIMEOUT": str(timeout_s),
+            }
+        )
         return subprocess.run(
             ["sh", str(self.stage.script("bootstrap-cluster.sh"))],
             env=env,
@@ -244,6 +258,7 @@ class LocalCluster:
             socket_connect_timeout=timeout,
             decode_responses=True,
             retry=Retry(NoBackoff(), 0),  # a dead node answers at once: no retry
+            **tls_kwargs(self.tls_ca and self.tls_ca.cert),
         )
 
     def view(self, node: ClusterNode) -> dict | None:
@@ -330,6 +345,7 @@ class LocalCluster:
             "REDIS_HOST": ",".join(n.host for n in self.nodes),
             "REDIS_PORT": str(self.rendered.redis_port),
             "REDIS_PASSWORD": self.password,
+            **({"REDIS_TLS_CA_FILE": str(self.tls_ca.cert)} if self.tls_ca else {}),
         }
 
     def app(self):

@@ -107,7 +107,7 @@ def run_hook(
         raise DemoError(f"`redis-scaffold {' '.join(args[:2])}` exited {result.returncode}")
 
 
-def generate(dst: Path) -> Path:
+def generate(dst: Path, tls: bool = False) -> Path:
     import copier
 
     from redis_scaffold.template_files import in_git_checkout, template_root
@@ -118,7 +118,9 @@ def generate(dst: Path) -> Path:
         copier.run_copy(
             str(root),
             dst,
-            data={"service_name": SERVICE},
+            # --tls: TLS everywhere; the sandbox's CA stands in for cert-manager's issuer.
+            data={"service_name": SERVICE}
+            | ({"tls": True, "tls_issuer": "ClusterIssuer/platform-ca"} if tls else {}),
             defaults=True,
             unsafe=True,
             skip_tasks=True,
@@ -205,7 +207,7 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run_demo(workdir: Path, out: TextIO) -> None:
+def run_demo(workdir: Path, out: TextIO, tls: bool = False) -> None:
     from redis_scaffold.sandbox import emulator
     from redis_scaffold.sandbox.sentinel import LocalSentinel
 
@@ -218,8 +220,9 @@ def run_demo(workdir: Path, out: TextIO) -> None:
         narrator.say(f"listening on {endpoint}; boto3 and the hooks are pointed at it, not at AWS")
         pause.reached("emulator")
 
-        narrator.step(f"Generating the {SERVICE} repository with copier (default answers)")
-        project = generate(workdir / SERVICE)
+        answers = "default answers" + (", tls: yes" if tls else "")
+        narrator.step(f"Generating the {SERVICE} repository with copier ({answers})")
+        project = generate(workdir / SERVICE, tls)
         narrator.say(f"{project}")
         pause.reached("generated")
 
@@ -246,6 +249,11 @@ def run_demo(workdir: Path, out: TextIO) -> None:
         narrator.say(
             f"pods on {', '.join(n.host for n in topo.nodes)}; master {master[0]}:{master[1]}"
         )
+        if topo.tls_ca:
+            narrator.say(
+                f"TLS only on every port; each pod's certificate from the sandbox's CA "
+                f"{topo.tls_ca.cert} (cert-manager's part in a cluster)"
+            )
         pause.reached("topology")
 
         narrator.step("redis-scaffold sentinel check --strict --password-from secret")
@@ -261,7 +269,7 @@ def run_demo(workdir: Path, out: TextIO) -> None:
                 "--password-from",
                 "secret",
             ],
-            env,
+            env | ({"REDIS_TLS_CA_FILE": str(topo.tls_ca.cert)} if topo.tls_ca else {}),
         )
         pause.reached("checked")
 
@@ -294,7 +302,7 @@ def _main(args: argparse.Namespace) -> int:
     code = 0
     try:
         with stop_on_signals():
-            run_demo(workdir, out)
+            run_demo(workdir, out, tls=args.tls)
         if args.out:
             publish(workdir / SERVICE, args.out)
             print(
@@ -335,5 +343,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR",
         help="copy the generated repository here at the end (replaces a previous demo's output)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="generate with tls: yes: every port TLS only, pods' certificates from a local CA",
     )
     parser.set_defaults(func=_main)

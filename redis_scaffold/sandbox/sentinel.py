@@ -44,6 +44,7 @@ from redis_scaffold.sandbox.partition import Partition
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ROLES, ConfigStage, Timing
 from redis_scaffold.sandbox.state import NodeState, StateReader, wait_until
+from redis_scaffold.sandbox.tls import CertificateAuthority
 
 __all__ = ["ROLES", "LocalSentinel", "Node", "TopologyError"]
 
@@ -73,6 +74,7 @@ class LocalSentinel:
         failover_timeout_ms: int | None = None,
         password: str | None = None,
         bin_dir: Path | None = None,
+        tls_ca: CertificateAuthority | None = None,
     ) -> None:
         rendered = deployment(repo)
         self.repo = Path(repo)
@@ -83,6 +85,10 @@ class LocalSentinel:
         self.sentinel_port = int(sentinel_port or rendered.sentinel_port)
         self.password = password or secrets.token_urlsafe(24)
         self.timing = Timing(down_after_ms, failover_timeout_ms)
+        # tls: every node's certificate from one CA (given, or made in the work dir)
+        self.tls_ca = (
+            (tls_ca or CertificateAuthority.create(self.workdir / "ca")) if rendered.tls else None
+        )
         self.block = (
             AddressBlock.fixed(host_base, count)
             if host_base
@@ -108,10 +114,13 @@ class LocalSentinel:
             self.timing,
             bin_dir or programs_dir(rendered.commands, self.workdir),
             rendered.commands,
+            self.tls_ca,
         )
         self.supervisor = Supervisor()
         self.faults = Faults(self.stage, self.supervisor, self.nodes)
-        self.state = StateReader(self.nodes, self.master_set, self.password)
+        self.state = StateReader(
+            self.nodes, self.master_set, self.password, self.tls_ca and self.tls_ca.cert
+        )
         self._client_module = None
         self._partitions: list[Partition] = []
 
@@ -257,6 +266,7 @@ class LocalSentinel:
             self.redis_port,
             self.sentinel_port,
             self.password,
+            self.tls_ca and self.tls_ca.cert,
         )
 
     def app(self) -> GeneratedApp:

@@ -10,6 +10,8 @@ What a pod's containers get, rebuilt on the machine (see the generated config/co
                  "<key>_previous"; empty otherwise),
     EXTRA_CONF = a small file of sandbox-only lines, appended to the runtime config
                  (later lines win), so the generated files are never edited.
+TLS_DIR = with tls (the StatefulSet sets it), the node's certificate from the sandbox's
+          CA (sandbox/tls.py), as cert-manager's Secret is mounted: tls.crt, tls.key, ca.crt.
 
 The sandbox lines: redis gets `shutdown-timeout` (a stopped sandbox does not wait the
 production 10 s for replicas to catch up), sentinels get the optional fast timing
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis_scaffold.sandbox.nodes import Node, TopologyError
+from redis_scaffold.sandbox.tls import CertificateAuthority
 
 CONFIG_SUBDIR = Path("manifest/redis/base/config")
 ROLES = ("redis", "sentinel")
@@ -78,6 +81,7 @@ class ConfigStage:
         timing: Timing,
         bin_dir: Path | None = None,
         commands: dict[str, str] | None = None,
+        tls_ca: CertificateAuthority | None = None,
     ) -> None:
         self.repo = Path(repo)
         self.workdir = Path(workdir)
@@ -88,6 +92,14 @@ class ConfigStage:
         self.timing = timing
         self.bin_dir = bin_dir
         self.commands = dict(commands or {})  # the engine's programs, as the StatefulSet names them
+        self.tls_ca = tls_ca  # tls: the CA that signs every node's certificate
+
+    def tls_dir(self, node) -> Path:
+        """The node's TLS_DIR: its certificate Secret, as mounted (tls: yes)."""
+        return self.node_dir(node) / "tls"
+
+    def tls_env(self, node) -> dict[str, str]:
+        return {"TLS_DIR": str(self.tls_dir(node))} if self.tls_ca else {}
 
     def node_dir(self, node: Node | int) -> Path:
         return self.workdir / f"node{node if isinstance(node, int) else node.index}"
@@ -132,6 +144,14 @@ class ConfigStage:
             )
         self.extra_conf("sentinel").write_text("".join(f"{line}\n" for line in lines))
         for node in nodes:
+            # What the pod's certificate names: its own address (what it announces), and
+            # 127.0.0.1 and localhost (the probes and the exporter). Issued again when the
+            # node's address changed (a work dir reused on another loopback block).
+            names = [node.host, "127.0.0.1", "localhost"]
+            record = self.tls_dir(node) / "names"
+            if self.tls_ca and not (record.is_file() and record.read_text() == " ".join(names)):
+                self.tls_ca.issue(self.tls_dir(node), names)
+                record.write_text(" ".join(names))
             node.data_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.mkdir(parents=True, exist_ok=True)
             node.run_dir.chmod(0o700)
@@ -187,4 +207,5 @@ class ConfigStage:
             "RUN_DIR": str(node.run_dir),
             "CLI_TIMEOUT": "1",
             "EXTRA_CONF": str(self.extra_conf(role, node)),
+            **self.tls_env(node),
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import redis
@@ -107,13 +108,24 @@ def wait_until(
         time.sleep(interval)
 
 
+def tls_kwargs(ca: Path | None) -> dict:
+    """redis.Redis arguments for a server with TLS (none without): verified against `ca`,
+    its name checked."""
+    if ca is None:
+        return {}
+    return {"ssl": True, "ssl_ca_certs": str(ca), "ssl_check_hostname": True}
+
+
 class StateReader:
     """The view of a topology's nodes from outside, as a client has it."""
 
-    def __init__(self, nodes: list[Node], master_set: str, password: str) -> None:
+    def __init__(
+        self, nodes: list[Node], master_set: str, password: str, tls_ca: Path | None = None
+    ) -> None:
         self.nodes = nodes
         self.master_set = master_set
         self.password = password
+        self.tls_ca = tls_ca  # tls: the CA file; connections verify the node's certificate
 
     def client(self, node: Node, role: str = "redis", timeout: float = 1.0) -> redis.Redis:
         """A redis-py client to the node's redis (or sentinel), authenticated."""
@@ -125,6 +137,7 @@ class StateReader:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             decode_responses=True,
+            **tls_kwargs(self.tls_ca),
         )
 
     def replication(self, node: Node, timeout: float = 0.5) -> dict | None:

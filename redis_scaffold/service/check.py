@@ -64,6 +64,28 @@ class TimedOut(CheckError):
     kind = "timed out"
 
 
+class TlsUntrusted(CheckError):
+    """A server's TLS certificate is not trusted by the CA given (or does not name it)."""
+
+
+TLS_CA_ENV = "REDIS_TLS_CA_FILE"
+
+
+def tls_refusal(exc: BaseException) -> bool:
+    """Whether a connection error is the TLS certificate check refusing the server."""
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
+
+
+def untrusted(kind: type[TlsUntrusted], addr: Address, exc: BaseException, ca) -> TlsUntrusted:
+    """The one-line failure: who, why (OpenSSL's reason), and which CA was used."""
+    reason = str(exc).split("certificate verify failed:")[-1].strip(" )")
+    return kind(
+        f"the TLS certificate of {fmt(addr)} is not trusted ({reason}) by the CA {ca}: "
+        "give the CA that signed the servers' certificates with --tls-ca"
+    )
+
+
 class PasswordUnavailable(CheckError):
     kind = "no password for the check"
 
@@ -191,17 +213,31 @@ class Report:
 class Probe:
     """Opens bounded redis connections (one per call) and times named steps into a report."""
 
-    def __init__(self, password: str | None, deadline: Deadline, per_call: float, report: Report):
+    def __init__(
+        self,
+        password: str | None,
+        deadline: Deadline,
+        per_call: float,
+        report: Report,
+        tls_ca: Path | None = None,
+    ):
         self._password = password
         self._deadline = deadline
         self._per_call = per_call
         self.report = report
+        self.tls_ca = tls_ca  # TLS on: verified against this CA, hostname check on
 
     def connect(self, addr: Address):
         import redis
 
         limit = min(self._per_call, self._deadline.remaining(f"connecting to {fmt(addr)}"))
         host, port = resolve(addr, self._deadline)
+        tls = {}
+        if self.tls_ca is not None:
+            # The certificate names the host, not its address: connect by the name (just
+            # resolved within the deadline), and check it.
+            host = addr[0]
+            tls = {"ssl": True, "ssl_ca_certs": str(self.tls_ca), "ssl_check_hostname": True}
         return redis.Redis(
             host=host,
             port=port,
@@ -211,6 +247,7 @@ class Probe:
             socket_timeout=limit,
             retry=None,
             single_connection_client=True,
+            **tls,
         )
 
     def step(self, name: str):
@@ -243,6 +280,26 @@ class PasswordSettings(CheckSettings):
     """A check that signs in with the Redis password (sentinel, cluster)."""
 
     password_from: str = "env"  # REDIS_PASSWORD, or "secret": the AWS secret
+    tls: bool = False  # --tls (also on when the repository has tls)
+    tls_ca: Path | None = None  # --tls-ca; default $REDIS_TLS_CA_FILE
+
+
+def tls_ca_for(settings: PasswordSettings, repository_tls: bool) -> Path | None:
+    """The CA to verify the servers with, when TLS is on (--tls, or the repository's
+    `tls` answer); None without TLS. A usage error when TLS is on without a CA file."""
+    if not (settings.tls or repository_tls):
+        return None
+    ca = settings.tls_ca or settings.environ.get(TLS_CA_ENV)
+    why = "--tls" if settings.tls else "the repository's tls answer"
+    if not ca:
+        raise UsageError(
+            f"TLS is on ({why}): give the CA that signed the servers' certificates with "
+            f"--tls-ca FILE or ${TLS_CA_ENV} (kubectl -n NAMESPACE get secret TLS_SECRET "
+            "-o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt)"
+        )
+    if not Path(ca).is_file():
+        raise UsageError(f"--tls-ca: {ca} is not a file")
+    return Path(ca)
 
 
 class Check:
@@ -403,6 +460,20 @@ def add_check_parser(
         "project", type=Path, metavar="PROJECT_DIR", help="the generated repository"
     )
     return parser
+
+
+def add_tls_options(parser) -> None:
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="speak TLS (on by itself for a repository generated with tls: yes)",
+    )
+    parser.add_argument(
+        "--tls-ca",
+        type=Path,
+        metavar="FILE",
+        help=f"the CA that signed the servers' certificates (PEM); default ${TLS_CA_ENV}",
+    )
 
 
 def add_password_option(parser) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from redis.crc import key_slot
 from redis.exceptions import AuthenticationError, RedisError
@@ -72,6 +73,10 @@ class RoundTripFailed(ClusterCheckError):
 class CheckTimedOut(ClusterCheckError, kernel.TimedOut):
     exit_code = 37
     kind = "timed out"
+
+
+class TlsUntrusted(ClusterCheckError, kernel.TlsUntrusted):
+    exit_code = 38
 
 
 class PasswordUnavailable(ClusterCheckError, kernel.PasswordUnavailable):
@@ -157,6 +162,8 @@ def ask_seeds(probe: Probe, seeds: Sequence[Address]) -> tuple[dict[str, str], l
         except AuthenticationError as exc:
             raise AuthFailed(f"{fmt(addr)} refused the password: {exc}") from None
         except (RedisError, OSError) as exc:
+            if kernel.tls_refusal(exc):
+                raise kernel.untrusted(TlsUntrusted, addr, exc, probe.tls_ca) from None
             failures.append(f"{fmt(addr)} ({exc})")
         except kernel.TimedOut:
             failures.append(f"{fmt(addr)} (not tried: the time limit ran out)")
@@ -244,12 +251,13 @@ def check(
     replicas: int,
     timeout: float = 5.0,
     per_call: float = 1.0,
+    tls_ca: Path | None = None,
 ) -> ClusterReport:
     """Run every check in order; return the report or raise a ClusterCheckError."""
     if not seeds:
         raise ValueError("at least one seed address is needed")
     report = ClusterReport()
-    probe = Probe(password, Deadline(timeout, CheckTimedOut), per_call, report)
+    probe = Probe(password, Deadline(timeout, CheckTimedOut), per_call, report, tls_ca)
     info, nodes = ask_seeds(probe, seeds)
     check_slots(probe, info, nodes)
     serving = check_members(probe, nodes, masters, replicas)

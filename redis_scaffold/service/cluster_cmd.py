@@ -29,7 +29,8 @@ Check a running Redis Cluster of a generated repository (topology cluster):
 
 Every network call shares one time limit (--timeout). The password comes from
 REDIS_PASSWORD, or from the AWS secret with --password-from secret; it is never printed.
-When no node answers (the cluster may not exist yet), that is a warning with exit 0
+With TLS (--tls, or a repository generated with tls: yes) every connection is verified
+against the CA of --tls-ca or $REDIS_TLS_CA_FILE, hostname check on. When no node answers (the cluster may not exist yet), that is a warning with exit 0
 unless --strict."""
 
 EPILOG = """\
@@ -41,7 +42,9 @@ exit codes:
   31  unreachable (with --strict)  35  wrong password
   32  not every slot is served     36  the round trip on a master failed
   33  fewer masters or replicas    37  the time limit ran out
-      than the repository deploys  39  no password available"""
+      than the repository deploys  39  no password available
+  38  TLS: a node's certificate is not trusted by the CA given (--tls-ca), or does
+      not name the node"""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,12 @@ class ClusterCheck(kernel.Check):
     def check(self, target: Target, password, settings: ClusterSettings):
         rendered = target.rendered
         report = cluster.check(
-            target.seeds, password, rendered.masters, rendered.replicas_per_master, settings.timeout
+            target.seeds,
+            password,
+            rendered.masters,
+            rendered.replicas_per_master,
+            settings.timeout,
+            tls_ca=kernel.tls_ca_for(settings, rendered.tls),
         )
         return report, None
 
@@ -108,6 +116,8 @@ def _main(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             strict=args.strict,
             password_from=args.password_from,
+            tls=args.tls,
+            tls_ca=args.tls_ca,
             seeds=kernel.from_env_list(args.seed, os.environ, SEEDS_ENV),
         )
     )
@@ -134,4 +144,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--strict", action="store_true", help="fail (exit 31) when no node answers")
     kernel.add_password_option(parser)
+    kernel.add_tls_options(parser)
     parser.set_defaults(func=_main)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
@@ -81,6 +82,10 @@ class TimedOut(SentinelCheckError, kernel.TimedOut):
     kind = "timed out"
 
 
+class TlsUntrusted(SentinelCheckError, kernel.TlsUntrusted):
+    exit_code = 19
+
+
 class PasswordUnavailable(SentinelCheckError, kernel.PasswordUnavailable):
     exit_code = 29
     kind = "no password for the check"
@@ -124,6 +129,8 @@ def ask_sentinels(
         except AuthenticationError as exc:
             raise AuthFailed(f"sentinel {fmt(addr)} refused the password: {exc}") from None
         except (RedisError, OSError) as exc:
+            if kernel.tls_refusal(exc):
+                raise kernel.untrusted(TlsUntrusted, addr, exc, probe.tls_ca) from None
             failures.append(f"{fmt(addr)} ({exc})")
         except kernel.TimedOut:
             failures.append(f"{fmt(addr)} (not tried: the time limit ran out)")
@@ -208,6 +215,8 @@ def check_master(probe: Probe, master: Address, pods: int) -> None:
         except AuthenticationError as exc:
             raise AuthFailed(f"master {fmt(master)} refused the password: {exc}") from None
         except (RedisError, OSError) as exc:
+            if kernel.tls_refusal(exc):
+                raise kernel.untrusted(TlsUntrusted, master, exc, probe.tls_ca) from None
             raise NotMaster(
                 f"master {fmt(master)} named by the sentinels does not answer: {exc}"
             ) from None
@@ -248,12 +257,13 @@ def check(
     pods: int,
     timeout: float = 5.0,
     per_call: float = 1.0,
+    tls_ca: Path | None = None,
 ) -> Report:
     """Run every check in order; return the report or raise a SentinelCheckError."""
     if not sentinels:
         raise ValueError("at least one sentinel address is needed")
     report = Report(master_set=master_set)
-    probe = Probe(password, Deadline(timeout, TimedOut), per_call, report)
+    probe = Probe(password, Deadline(timeout, TimedOut), per_call, report, tls_ca)
     master, sentinel = ask_sentinels(probe, sentinels, master_set)
     report.master = master
     check_quorum(probe, sentinel, master_set)

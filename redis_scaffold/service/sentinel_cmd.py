@@ -29,7 +29,9 @@ Check a running Redis Sentinel deployment of a generated repository:
 
 Every network call, name resolution included, shares one time limit (--timeout).
 The password comes from REDIS_PASSWORD, or from the AWS secret with --password-from
-secret; it is never printed. When no sentinel answers (the deployment may not exist
+secret; it is never printed. With TLS (--tls, or a repository generated with tls:
+yes) every connection is verified against the CA of --tls-ca or $REDIS_TLS_CA_FILE,
+hostname check on. When no sentinel answers (the deployment may not exist
 yet), that is a warning with exit 0 unless --strict."""
 
 EPILOG = """\
@@ -42,7 +44,9 @@ exit codes:
   22  no master, or sentinels      27  the write/read round trip failed
       disagree (a failover?)       28  the time limit ran out
   23  no quorum                    29  no password available
-  24  sentinel or replica count differs from the repository"""
+  24  sentinel or replica count differs from the repository
+  19  TLS: a server's certificate is not trusted by the CA given (--tls-ca), or does
+      not name the server"""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Target:
     sentinels: list[sentinel.Address]
     master_set: str
     pods: int
+    tls: bool = False  # the repository's tls answer (its StatefulSet mounts TLS_DIR)
 
 
 def target_for(project, sentinels: tuple[str, ...] | list[str] = ()) -> Target:
@@ -69,10 +74,12 @@ def target_for(project, sentinels: tuple[str, ...] | list[str] = ()) -> Target:
         addresses = [sentinel.parse_address(s, port) for s in sentinels]
     else:
         addresses = [(env["REDIS_HOST"], port)]
+    rendered = deployment(project)
     return Target(
         sentinels=addresses,
         master_set=env["REDIS_MASTER_SET"],
-        pods=deployment(project).pods,
+        pods=rendered.pods,
+        tls=rendered.tls,
     )
 
 
@@ -102,7 +109,12 @@ class SentinelCheck(kernel.Check):
 
     def check(self, target: Target, password, settings: SentinelSettings):
         report = sentinel.check(
-            target.sentinels, target.master_set, password, target.pods, settings.timeout
+            target.sentinels,
+            target.master_set,
+            password,
+            target.pods,
+            settings.timeout,
+            tls_ca=kernel.tls_ca_for(settings, target.tls),
         )
         return report, None
 
@@ -119,6 +131,8 @@ def _main(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             strict=args.strict,
             password_from=args.password_from,
+            tls=args.tls,
+            tls_ca=args.tls_ca,
             sentinels=kernel.from_env_list(args.sentinel, os.environ, SENTINELS_ENV),
         )
     )
@@ -147,4 +161,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--strict", action="store_true", help="fail (exit 21) when no sentinel answers"
     )
     kernel.add_password_option(parser)
+    kernel.add_tls_options(parser)
     parser.set_defaults(func=_main)

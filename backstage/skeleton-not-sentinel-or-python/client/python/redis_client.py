@@ -53,6 +53,8 @@ REDIS_HOST:REDIS_PORT once, reads the slot map and then sends each command to th
 master that owns its key's slot, by the pod's stable name; it follows MOVED (a slot now
 lives elsewhere) and ASK (a slot being migrated) redirections by itself, and reloads the
 slot map after a failover. The password (REDIS_PASSWORD) is needed by every node.
+With REDIS_TLS=true every connection speaks TLS, verified against REDIS_TLS_CA_FILE,
+hostname check on (the certificate names every pod's stable name).
 
 The manifest/components/redis-env component sets these variables on the app's
 container. Outside Kubernetes, REDIS_HOST may be a comma-separated list of seed hosts.
@@ -94,6 +96,8 @@ class Settings:
     port: int
     password: str = field(repr=False)
     socket_timeout: float = 1.0
+    tls: bool = False
+    tls_ca_file: str | None = None
 
     @property
     def seeds(self) -> list[ClusterNode]:
@@ -109,6 +113,8 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> Settings:
         hosts=tuple(h.strip() for h in environ["REDIS_HOST"].split(",") if h.strip()),
         port=int(environ["REDIS_PORT"]),
         password=environ["REDIS_PASSWORD"],
+        tls=environ.get("REDIS_TLS", "").lower() == "true",
+        tls_ca_file=environ.get("REDIS_TLS_CA_FILE") or None,
     )
 
 
@@ -123,6 +129,7 @@ def client(settings: Settings | None = None, retries: int = DEFAULT_RETRIES) -> 
         retry=Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), retries),
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.socket_timeout,
+        **({"ssl": True, "ssl_ca_certs": settings.tls_ca_file, "ssl_check_hostname": True} if settings.tls else {}),
     )
 
 

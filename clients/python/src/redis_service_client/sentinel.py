@@ -4,7 +4,11 @@ Reads go to the read Service (REDIS_HOST:REDIS_READ_PORT), which spreads connect
 over every pod, the master included; a read may therefore lag a write by a little.
 Writes go to the master that the majority of sentinels names (REDIS_HOST:REDIS_SENTINEL_PORT,
 master set REDIS_MASTER_SET), found again the moment a sentinel announces a failover.
-The password (REDIS_PASSWORD) is needed by the sentinels too. Outside Kubernetes,
+The password (REDIS_PASSWORD) is needed by the sentinels too. With REDIS_TLS=true every
+connection, to the sentinels included, speaks TLS, verifying the server's certificate
+against REDIS_TLS_CA_FILE and its name (hostname check on); REDIS_TLS_CERT_FILE and
+REDIS_TLS_KEY_FILE give a client certificate where the servers ask for one (mutual
+TLS). Outside Kubernetes,
 REDIS_HOST may be a comma-separated list of hosts: writer() asks each of them, reader()
 reads from the first that answers.
 
@@ -36,15 +40,17 @@ from __future__ import annotations
 import math
 import os
 import socket
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import redis
 from redis.backoff import AbstractBackoff
-from redis.connection import Connection
+from redis.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
@@ -56,6 +62,8 @@ ENV_VARS = (
     "REDIS_MASTER_SET",
     "REDIS_PASSWORD",
 )
+# Optional: TLS (the redis-env component sets the first two when the service has tls).
+TLS_ENV_VARS = ("REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE")
 
 # Sentinel waits down-after-milliseconds (Settings.down_after_ms: the service's own,
 # given by its adapter) before it starts a failover, which then takes a second or two.
@@ -86,6 +94,10 @@ class Settings:
     socket_timeout: float = 1.0
     down_after_ms: int = 30_000
     replicas: int = 1
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     @property
     def sentinels(self) -> list[tuple[str, int]]:
@@ -112,12 +124,19 @@ def settings_from_env(
     if missing:
         raise RuntimeError(f"missing environment variables: {', '.join(missing)}")
     host, read_port, sentinel_port, master_set, password = (environ[name] for name in env_vars)
+    tls, ca_file, cert_file, key_file = (environ.get(name, "") for name in TLS_ENV_VARS)
+    if tls.lower() not in ("", "true", "false"):
+        raise RuntimeError(f"REDIS_TLS must be true or false (got {tls!r})")
     return Settings(
         hosts=tuple(h.strip() for h in host.split(",") if h.strip()),
         read_port=int(read_port),
         sentinel_port=int(sentinel_port),
         master_set=master_set,
         password=password,
+        tls=tls.lower() == "true",
+        tls_ca_file=ca_file or None,
+        tls_cert_file=cert_file or None,
+        tls_key_file=key_file or None,
         **service,
     )
 
@@ -127,6 +146,27 @@ def _timeouts(settings: Settings) -> dict[str, float]:
         "socket_timeout": settings.socket_timeout,
         "socket_connect_timeout": settings.socket_timeout,
     }
+
+
+def _tls(settings: Settings) -> dict:
+    """The SSLConnection arguments (none without TLS): the CA, the hostname check (on:
+    redis-py 5 defaults it off), and a client certificate when one is given."""
+    if not settings.tls:
+        return {}
+    return {
+        "ssl_ca_certs": settings.tls_ca_file,
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_certfile": settings.tls_cert_file,
+        "ssl_keyfile": settings.tls_key_file,
+    }
+
+
+def _sentinel_tls(settings: Settings) -> dict:
+    """The same for a sentinel's redis.Redis, which picks its connection class by `ssl`.
+    (redis-py's Sentinel passes only socket_* options on to sentinel connections: ssl,
+    the CA and the password must be given to them again.)"""
+    return {"ssl": True, **_tls(settings)} if settings.tls else {}
 
 
 # ----------------------------------------------------------------------- reads
@@ -151,11 +191,47 @@ class HostListConnection(Connection):
         raise error
 
 
+@lru_cache(maxsize=8)
+def _ssl_context(ca_file, cert_file, key_file, check_hostname: bool) -> ssl.SSLContext:
+    """One client context per TLS setting, for the process's life."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.check_hostname = check_hostname
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+class CachedContextSSLConnection(SSLConnection):
+    """redis-py's SSLConnection, with one SSLContext per setting instead of one per
+    connection. redis-py makes each with ssl.create_default_context(), which loads the
+    system's CA store, about 30 ms here: a writer reconnects several times through a
+    failover (every NOREPLICAS drops the connection), and that was most of what TLS added
+    to it (docs/performance.md, "Failover over TLS"). The CA, client certificate and
+    hostname check are the connection's own arguments (ssl_ca_certs, ssl_certfile,
+    ssl_keyfile, ssl_check_hostname), verification always required; the other SSL
+    options (ca_path, ca_data, OCSP, ciphers) are not used by this library."""
+
+    def _connect(self):
+        sock = Connection._connect(self)  # the TCP connection, with its socket options
+        context = _ssl_context(
+            self.ca_certs, self.certfile, self.keyfile, bool(self.check_hostname)
+        )
+        try:
+            return context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class HostListSSLConnection(HostListConnection, CachedContextSSLConnection):
+    """HostListConnection over TLS."""
+
+
 def reader(settings: Settings | None = None) -> redis.Redis:
     """A client on the read Service (any pod). Use it for reads only."""
     settings = settings or settings_from_env()
     pool = redis.ConnectionPool(
-        connection_class=HostListConnection,
+        connection_class=HostListSSLConnection if settings.tls else HostListConnection,
         hosts=settings.hosts,
         host=settings.hosts[0],
         port=settings.read_port,
@@ -163,6 +239,7 @@ def reader(settings: Settings | None = None) -> redis.Redis:
         retry=Retry(GrowingBackoff(), 3),
         retry_on_error=[ConnectionError, TimeoutError],
         **_timeouts(settings),
+        **_tls(settings),
     )
     return redis.Redis(connection_pool=pool)
 
@@ -396,6 +473,10 @@ class MasterFollowingConnection(SentinelManagedConnection):
             raise
 
 
+class MasterFollowingSSLConnection(MasterFollowingConnection, CachedContextSSLConnection):
+    """MasterFollowingConnection over TLS (as redis-py's SentinelManagedSSLConnection)."""
+
+
 def drop_connections(pool: redis.ConnectionPool) -> None:
     """Drop every connection of the pool to the old master, a command in flight included
     (a hung or cut-off master would hold it for socket_timeout): idle ones are closed; the
@@ -421,7 +502,8 @@ def _in_use_sockets(pool: redis.ConnectionPool) -> list[socket.socket]:
     package declares. check_redis_py() asserts these names, and the version matrix
     (tests/test_clients_matrix.py) runs it, and every fault story, on both ends.
     (The `_connect` overrides above are the subclass hook redis-py's own connection
-    classes use: SSLConnection, UnixDomainSocketConnection.)"""
+    classes use: SSLConnection, UnixDomainSocketConnection. CachedContextSSLConnection
+    also reads SSLConnection's ca_certs, certfile, keyfile and check_hostname.)"""
     with pool._lock:
         in_use = list(pool._in_use_connections)
     return [c._sock for c in in_use if c._sock is not None]
@@ -434,6 +516,12 @@ def check_redis_py() -> str:
     missing = [name for name in ("_lock", "_in_use_connections") if not hasattr(pool, name)]
     connection = Connection()
     missing += [name for name in ("_sock", "_connect") if not hasattr(connection, name)]
+    tls = SSLConnection()
+    missing += [
+        name
+        for name in ("ca_certs", "certfile", "keyfile", "check_hostname")
+        if not hasattr(tls, name)
+    ]
     if missing:
         raise RuntimeError(
             f"redis-py {redis.__version__} lacks {', '.join(missing)}: redis_service_client needs a fix"
@@ -467,15 +555,23 @@ def writer(settings: Settings | None = None, retries: int | None = None) -> Writ
         settings.sentinels,
         # Sentinels ask for the password too; without it discovery fails with "No master found".
         # No retry on a sentinel: a dead one is skipped for the next instead of retried.
-        sentinel_kwargs={"password": settings.password, "retry": None, **_timeouts(settings)},
+        sentinel_kwargs={
+            "password": settings.password,
+            "retry": None,
+            **_timeouts(settings),
+            **_sentinel_tls(settings),
+        },
         password=settings.password,
         **_timeouts(settings),
+        **_tls(settings),
     )
     watcher = SwitchWatcher(sentinel, settings.master_set)
     client = sentinel.master_for(
         settings.master_set,
         redis_class=Writer,
-        connection_class=MasterFollowingConnection,
+        connection_class=MasterFollowingSSLConnection
+        if settings.tls
+        else MasterFollowingConnection,
         retry=Retry(GrowingBackoff(watcher), retries),
         retry_on_error=[ConnectionError, TimeoutError],
     )

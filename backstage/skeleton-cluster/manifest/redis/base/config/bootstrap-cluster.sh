@@ -81,8 +81,7 @@ for peer in $PEER_HOSTS; do
 done
 log "creating the cluster: $count pods, $CLUSTER_REPLICAS replica(s) per master"
 # shellcheck disable=SC2086 # one word per address
-REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
-  timeout 120 "${CLI_COMMAND:-redis-cli}" --cluster create $addresses \
+cli 120 --cluster create $addresses \
   --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes
 
 i=0

@@ -15,6 +15,9 @@
 #   DATA_DIR        the persistent volume (AOF, RDB, last known master)
 #   RUN_DIR         writable scratch space for the runtime configs (mode 600)
 # Optional:
+#   TLS_DIR         set (tls: yes): the certificate Secret's mount (tls.crt, tls.key,
+#                   ca.crt); the servers then listen with TLS only and every CLI call
+#                   speaks TLS (cli-functions: cli, tls_conf)
 #   EXTRA_CONF      a file appended to the runtime config (later lines win); unset in
 #                   the manifests, used to tune timing without editing this directory
 #   CLI_TIMEOUT     seconds allowed for each CLI call (default 2)
@@ -48,8 +51,59 @@ local_host() {
 rcli() {
   _h=$1 _p=$2
   shift 2
+  cli "$CLI_TIMEOUT" -h "$_h" -p "$_p" --raw "$@"
+}
+
+# cli SECONDS ARGS...: the engine's CLI, bounded, password from the environment; with
+# TLS_DIR set (tls: the certificate Secret's mount, tls.crt, tls.key and ca.crt as
+# cert-manager writes them) it speaks TLS, this pod's certificate as its client's.
+cli() {
+  _t=$1
+  shift
+  if [ -n "${TLS_DIR:-}" ]; then
+    set -- --tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/tls.crt" --key "$TLS_DIR/tls.key" "$@"
+  fi
   REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
-    timeout "$CLI_TIMEOUT" "${CLI_COMMAND:-redis-cli}" -h "$_h" -p "$_p" --raw "$@"
+    timeout "$_t" "${CLI_COMMAND:-redis-cli}" "$@"
+}
+
+# tls_conf PORT [cluster]: with TLS_DIR set, the runtime config lines that move PORT to
+# TLS (no plaintext port) and make {% if topology == 'sentinel' %}replication and the sentinels' links to the servers and
+# to each other speak TLS (tls-replication){% else %}replication (tls-replication) and the cluster bus
+# (tls-cluster) speak TLS{% endif %}. Printed after the `port` line: later lines
+# win. Records which certificate the server loads (tls_reload).
+tls_conf() {
+  [ -n "${TLS_DIR:-}" ] || return 0
+  tls_files_sum > "$RUN_DIR/tls-loaded-$1"
+  echo "port 0"
+  echo "tls-port $1"
+  echo "tls-cert-file $TLS_DIR/tls.crt"
+  echo "tls-key-file $TLS_DIR/tls.key"
+  echo "tls-ca-cert-file $TLS_DIR/ca.crt"
+  echo "tls-replication yes"
+  if [ "${2:-}" = cluster ]; then echo "tls-cluster yes"; fi
+}
+
+tls_files_sum() { cat "$TLS_DIR/tls.crt" "$TLS_DIR/tls.key" "$TLS_DIR/ca.crt" | cksum; }
+
+# tls_reload PORT: called by the liveness probes. When the mounted certificate is not
+# the one the server on PORT loaded (cert-manager renewed it, the kubelet updated the
+# files), have it load the new files: a server does on CONFIG SET of the same file names,
+# without a restart. Fails (status 1) when it cannot{% if topology == 'sentinel' %}: a sentinel has no CONFIG command,
+# so its liveness probe fails and the kubelet restarts that container alone{% endif %}.
+tls_reload() {
+  [ -n "${TLS_DIR:-}" ] || return 0
+  _mark="$RUN_DIR/tls-loaded-$1"
+  _sum=$(tls_files_sum) || return 0
+  if [ -f "$_mark" ] && [ "$(cat "$_mark")" = "$_sum" ]; then return 0; fi
+  if [ "$(rcli "$(local_host)" "$1" CONFIG SET tls-cert-file "$TLS_DIR/tls.crt" \
+    tls-key-file "$TLS_DIR/tls.key" tls-ca-cert-file "$TLS_DIR/ca.crt" 2>&1)" = "OK" ]; then
+    printf '%s\n' "$_sum" > "$_mark"
+    log "loaded the renewed certificate in $TLS_DIR on port $1"
+    return 0
+  fi
+  echo "the certificate in $TLS_DIR changed and the server on port $1 cannot load it in place"
+  return 1
 }
 
 # The password as a quoted redis config argument.
@@ -67,7 +121,8 @@ acl_default_user() {
     printf ' "%s"' "$(printf '>%s' "$REDIS_PASSWORD_PREVIOUS" | sed 's/[\\"]/\\&/g')"
   fi
   printf ' ~* &* +@all\n'
-}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password, acl_default_user. #}{% endwith %}
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli and cli (one bounded CLI call, password from the environment, TLS when TLS_DIR is set), tls_conf, quoted_password, acl_default_user. #}
+{% endwith %}
 
 # Print the master's host: the most common answer of the sentinels that answer, else
 # the last master this pod's sentinel recorded, else the bootstrap host (the first peer).
@@ -125,6 +180,9 @@ extra_conf() {
 # The bootstrap (bootstrap-cluster.sh) also needs:
 #   CLUSTER_REPLICAS  replicas per master
 # Optional:
+#   TLS_DIR           set (tls: yes): the certificate Secret's mount (tls.crt, tls.key,
+#                     ca.crt); the server then listens with TLS only, its bus too, and
+#                     every CLI call speaks TLS (cli-functions: cli, tls_conf)
 #   EXTRA_CONF        a file appended to the runtime config (later lines win); unset in
 #                     the manifests, used to tune timing without editing this directory
 #   CLI_TIMEOUT       seconds allowed for each CLI call (default 2)
@@ -149,8 +207,59 @@ local_host() {
 rcli() {
   _h=$1 _p=$2
   shift 2
+  cli "$CLI_TIMEOUT" -h "$_h" -p "$_p" --raw "$@"
+}
+
+# cli SECONDS ARGS...: the engine's CLI, bounded, password from the environment; with
+# TLS_DIR set (tls: the certificate Secret's mount, tls.crt, tls.key and ca.crt as
+# cert-manager writes them) it speaks TLS, this pod's certificate as its client's.
+cli() {
+  _t=$1
+  shift
+  if [ -n "${TLS_DIR:-}" ]; then
+    set -- --tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/tls.crt" --key "$TLS_DIR/tls.key" "$@"
+  fi
   REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
-    timeout "$CLI_TIMEOUT" "${CLI_COMMAND:-redis-cli}" -h "$_h" -p "$_p" --raw "$@"
+    timeout "$_t" "${CLI_COMMAND:-redis-cli}" "$@"
+}
+
+# tls_conf PORT [cluster]: with TLS_DIR set, the runtime config lines that move PORT to
+# TLS (no plaintext port) and make {% if topology == 'sentinel' %}replication and the sentinels' links to the servers and
+# to each other speak TLS (tls-replication){% else %}replication (tls-replication) and the cluster bus
+# (tls-cluster) speak TLS{% endif %}. Printed after the `port` line: later lines
+# win. Records which certificate the server loads (tls_reload).
+tls_conf() {
+  [ -n "${TLS_DIR:-}" ] || return 0
+  tls_files_sum > "$RUN_DIR/tls-loaded-$1"
+  echo "port 0"
+  echo "tls-port $1"
+  echo "tls-cert-file $TLS_DIR/tls.crt"
+  echo "tls-key-file $TLS_DIR/tls.key"
+  echo "tls-ca-cert-file $TLS_DIR/ca.crt"
+  echo "tls-replication yes"
+  if [ "${2:-}" = cluster ]; then echo "tls-cluster yes"; fi
+}
+
+tls_files_sum() { cat "$TLS_DIR/tls.crt" "$TLS_DIR/tls.key" "$TLS_DIR/ca.crt" | cksum; }
+
+# tls_reload PORT: called by the liveness probes. When the mounted certificate is not
+# the one the server on PORT loaded (cert-manager renewed it, the kubelet updated the
+# files), have it load the new files: a server does on CONFIG SET of the same file names,
+# without a restart. Fails (status 1) when it cannot{% if topology == 'sentinel' %}: a sentinel has no CONFIG command,
+# so its liveness probe fails and the kubelet restarts that container alone{% endif %}.
+tls_reload() {
+  [ -n "${TLS_DIR:-}" ] || return 0
+  _mark="$RUN_DIR/tls-loaded-$1"
+  _sum=$(tls_files_sum) || return 0
+  if [ -f "$_mark" ] && [ "$(cat "$_mark")" = "$_sum" ]; then return 0; fi
+  if [ "$(rcli "$(local_host)" "$1" CONFIG SET tls-cert-file "$TLS_DIR/tls.crt" \
+    tls-key-file "$TLS_DIR/tls.key" tls-ca-cert-file "$TLS_DIR/ca.crt" 2>&1)" = "OK" ]; then
+    printf '%s\n' "$_sum" > "$_mark"
+    log "loaded the renewed certificate in $TLS_DIR on port $1"
+    return 0
+  fi
+  echo "the certificate in $TLS_DIR changed and the server on port $1 cannot load it in place"
+  return 1
 }
 
 # The password as a quoted redis config argument.
@@ -168,7 +277,8 @@ acl_default_user() {
     printf ' "%s"' "$(printf '>%s' "$REDIS_PASSWORD_PREVIOUS" | sed 's/[\\"]/\\&/g')"
   fi
   printf ' ~* &* +@all\n'
-}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli (one bounded CLI call, password from the environment), quoted_password, acl_default_user. #}{% endwith %}
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli and cli (one bounded CLI call, password from the environment, TLS when TLS_DIR is set), tls_conf, quoted_password, acl_default_user. #}
+{% endwith %}
 
 # cluster_field HOST NAME: one field of HOST's CLUSTER INFO (empty when it does not answer).
 cluster_field() {

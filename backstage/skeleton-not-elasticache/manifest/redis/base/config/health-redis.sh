@@ -13,6 +13,7 @@ here=$(local_host)
 pong=$(rcli "$here" "$REDIS_PORT" PING 2>&1) || { echo "no answer: $pong"; exit 1; }
 case "$mode" in
   liveness)
+    tls_reload "$REDIS_PORT" || true # a renewed certificate, loaded in place
     case "$pong" in PONG | LOADING* | MASTERDOWN*) exit 0 ;; esac
     echo "$pong"; exit 1 ;;
   startup)
@@ -43,6 +44,7 @@ here=$(local_host)
 pong=$(rcli "$here" "$REDIS_PORT" PING 2>&1) || { echo "no answer: $pong"; exit 1; }
 case "$mode" in
   liveness)
+    tls_reload "$REDIS_PORT" || true # a renewed certificate, loaded in place
     case "$pong" in PONG | LOADING*) exit 0 ;; esac
     echo "$pong"; exit 1 ;;
   startup)

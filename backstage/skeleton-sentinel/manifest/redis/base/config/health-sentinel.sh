@@ -1,6 +1,7 @@
 #!/bin/sh
 # Probe of the sentinel container: health-sentinel.sh startup|liveness|readiness
-#   startup, liveness  the sentinel answers PING
+#   startup, liveness  the sentinel answers PING (liveness: and it runs the mounted
+#                      certificate; a renewed one fails it, for a restart: tls_reload)
 #   readiness          and it names a master for the set
 # Environment contract: see common.sh.
 set -u
@@ -11,7 +12,12 @@ here=$(local_host)
 pong=$(rcli "$here" "$SENTINEL_PORT" PING 2>&1)
 [ "$pong" = "PONG" ] || { echo "no answer: $pong"; exit 1; }
 case "$mode" in
-  startup | liveness) exit 0 ;;
+  startup) exit 0 ;;
+  liveness)
+    # A renewed certificate: Sentinel cannot reload it in place (no CONFIG command), so
+    # this probe fails and the kubelet restarts the sentinel container, which loads it.
+    tls_reload "$SENTINEL_PORT" || exit 1
+    exit 0 ;;
   readiness)
     port=$(rcli "$here" "$SENTINEL_PORT" SENTINEL get-master-addr-by-name "$MASTER_SET" | sed -n 2p)
     case "$port" in '' | *[!0-9]*) echo "no master known for $MASTER_SET"; exit 1 ;; esac

@@ -26,6 +26,7 @@ fi
     '$1 == "sentinel" && $2 == "monitor" { $4 = host; $5 = port } { print }' \
     "$CONFIG_DIR/sentinel.conf"
   echo "port $SENTINEL_PORT"
+  tls_conf "$SENTINEL_PORT"
   echo "bind $BIND_ADDRESS"
   echo "dir $RUN_DIR"
   echo "sentinel announce-ip $ANNOUNCE_HOST"

@@ -43,6 +43,7 @@ conf="$RUN_DIR/redis.conf"
 {
   echo "include $CONFIG_DIR/redis.conf"
   echo "port $REDIS_PORT"
+  tls_conf "$REDIS_PORT"
   echo "bind $BIND_ADDRESS"
   echo "dir $DATA_DIR"
   echo "replica-announce-ip $ANNOUNCE_HOST"
