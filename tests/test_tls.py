@@ -31,6 +31,7 @@ build of Valkey installs here; the generated files are the same for both engines
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -368,3 +369,64 @@ def _metric(url: str, name: str) -> str | None:
         if line.startswith(name + " "):
             return line.split()[1]
     return None
+
+
+def test_a_password_rotation_reaches_every_pod_and_sentinel_over_tls(
+    topo, tmp_path, monkeypatch, capsys
+):
+    """`secret rotate` on a TLS repository: TLS on by the tls answer, the CA given with
+    --tls-ca. With another CA it refuses before any change, naming each server and why;
+    with the right one it runs createSecret, then setSecret, testSecret and finishSecret,
+    signing in on every pod and sentinel over TLS, and stops before retiring the old
+    password (which stays valid, so the module's other stories are undisturbed). The
+    whole rotation is tests/test_rotation.py's."""
+    import boto3
+    from moto import mock_aws
+
+    from redis_scaffold.cli import main
+    from redis_scaffold.project import load_spec
+    from redis_scaffold.service.rotate import UnreachableError
+
+    topo.wait_until_ready(RECOVERY_S)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    spec = load_spec(topo.repo)
+    hosts = [arg for n in topo.nodes for arg in ("--host", n.host)]
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name=spec.region)
+        value = {spec.key: topo.password, f"{spec.key}_previous": ""}
+        sm.create_secret(Name=spec.name, SecretString=json.dumps(value))
+        rotate = ["secret", "rotate", str(topo.repo), *hosts, "--steps", "2"]
+
+        other = CertificateAuthority.create(tmp_path / "other-ca", "/CN=another CA")
+        assert main([*rotate, f"--tls-ca={other.cert}"]) == UnreachableError.exit_code
+        refused = capsys.readouterr().err
+        for node in topo.nodes:
+            for role, port in (("redis", node.redis_port), ("sentinel", node.sentinel_port)):
+                assert f"{role} {node.host}:{port} (its TLS certificate is not trusted" in refused
+        assert len(sm.list_secret_version_ids(SecretId=spec.name)["Versions"]) == 1
+
+        assert main([*rotate, f"--tls-ca={topo.tls_ca.cert}"]) == 0
+        said = capsys.readouterr().out
+        assert "testSecret: every server accepts the new password" in said
+        assert f"rotation of {spec.name}: finishSecret" in said
+        current = sm.get_secret_value(SecretId=spec.name, VersionStage="AWSCURRENT")
+        new = json.loads(current["SecretString"])[spec.key]
+        assert new != topo.password
+    for node in topo.nodes:
+        for port in (node.redis_port, node.sentinel_port):
+            for password in (new, topo.password):  # both, until the rotation retires the old
+                signed_in = redis.Redis(
+                    node.host,
+                    port,
+                    password=password,
+                    ssl=True,
+                    ssl_ca_certs=str(topo.tls_ca.cert),
+                    socket_timeout=2,
+                    retry=None,
+                )
+                with signed_in:
+                    assert signed_in.ping()
+    assert new not in refused + said and topo.password not in refused + said

@@ -38,12 +38,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from redis_scaffold.errors import ScaffoldError
+from redis_scaffold.service.check import tls_refusal
 from redis_scaffold.service.secret import aws_errors, new_password, previous_key, put_current
 
 log = logging.getLogger(__name__)
@@ -168,8 +170,19 @@ class Servers:
     """Every pod's redis and every sentinel, reached with whichever of the known
     passwords each accepts (a restarted server may accept only one side)."""
 
-    def __init__(self, endpoints: list[Endpoint], master_set: str, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        endpoints: list[Endpoint],
+        master_set: str,
+        timeout: float = 2.0,
+        tls_ca: Path | None = None,
+    ) -> None:
         self.endpoints, self.master_set, self.timeout = endpoints, master_set, timeout
+        self.untrusted = False  # the last refusal seen was the TLS certificate check
+        # TLS on (the repository's tls answer): verified against this CA, hostname check on.
+        self.tls = (
+            {"ssl": True, "ssl_ca_certs": str(tls_ca), "ssl_check_hostname": True} if tls_ca else {}
+        )
 
     def connect(self, ep: Endpoint, passwords: Iterable[str]) -> redis.Redis | None:
         """A client on `ep` authenticated with the first password it accepts (None: none)."""
@@ -182,6 +195,7 @@ class Servers:
                 socket_connect_timeout=self.timeout,
                 client_name=CLIENT_NAME,
                 retry=no_retry(),
+                **self.tls,
             )
             try:
                 client.ping()
@@ -193,6 +207,12 @@ class Servers:
                 return None
         return None
 
+    def why_not(self, ep: Endpoint) -> str:
+        """Why no known password signs in on `ep`, in a few words."""
+        if self.reachable(ep):
+            return "refuses the password"
+        return "its TLS certificate is not trusted by the CA" if self.untrusted else "unreachable"
+
     def reachable(self, ep: Endpoint) -> bool:
         client = redis.Redis(
             ep.host,
@@ -200,6 +220,7 @@ class Servers:
             socket_timeout=self.timeout,
             socket_connect_timeout=self.timeout,
             retry=no_retry(),
+            **self.tls,
         )
         try:
             client.ping()
@@ -207,7 +228,8 @@ class Servers:
             return True
         except redis.ResponseError as exc:
             return "NOAUTH" in str(exc) or "auth" in str(exc).lower()
-        except redis.RedisError:
+        except redis.RedisError as exc:
+            self.untrusted = tls_refusal(exc)
             return False
         finally:
             client.close()
@@ -219,9 +241,7 @@ class Servers:
         for ep in self.endpoints:
             client = self.connect(ep, passwords)
             if client is None:
-                failed.append(
-                    f"{ep} ({'refuses the password' if self.reachable(ep) else 'unreachable'})"
-                )
+                failed.append(f"{ep} ({self.why_not(ep)})")
             else:
                 clients[ep] = client
         if failed:

@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 
 from redis_scaffold.project import load_spec
+from redis_scaffold.service.check import add_tls_options
 from redis_scaffold.service.secret import ensure, make_client
 
 EXIT_CODES = """exit codes:
@@ -67,6 +68,8 @@ def endpoints(project: Path, hosts: list[str]) -> tuple[list, str]:
 
 
 def rotate(args: argparse.Namespace) -> int:
+    from redis_scaffold.project import read_answers
+    from redis_scaffold.service.check import PasswordSettings, tls_ca_for
     from redis_scaffold.service.rotate import Rotation, SecretVersions, Servers
 
     project = Path(args.project_dir)
@@ -75,7 +78,12 @@ def rotate(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, region=args.region)
     client = make_client(region=spec.region, profile=args.profile)
     eps, master_set = endpoints(project, args.host or [])
-    rotation = Rotation(SecretVersions(client, spec.name, spec.key), Servers(eps, master_set))
+    tls_ca = tls_ca_for(
+        PasswordSettings(project=project, tls=args.tls, tls_ca=args.tls_ca),
+        bool(read_answers(project).get("tls")),
+    )
+    servers = Servers(eps, master_set, tls_ca=tls_ca)
+    rotation = Rotation(SecretVersions(client, spec.name, spec.key), servers)
     last = rotation.run(max_steps=args.steps)
     print(f"rotation of {spec.name}: {last}")
     return 0
@@ -126,6 +134,7 @@ def add_parser(subparsers) -> None:
     rotate_parser.add_argument(
         "--steps", type=int, default=3, help="at most this many steps in this run (default 3)"
     )
+    add_tls_options(rotate_parser)
     rotate_parser.add_argument("--region", help="AWS region (default: the project's)")
     rotate_parser.add_argument("--profile", help="AWS profile of the shared config files")
     rotate_parser.set_defaults(func=rotate)
