@@ -73,6 +73,11 @@ def test_the_node_snippet_reads_the_same_env_and_never_shows_the_password(genera
         "downAfterMs": 10000,
         "replicas": 2,
         "timeoutMs": 1000,
+        # No REDIS_TLS in the env: plaintext (tests/test_tls.py runs the TLS side).
+        "tls": False,
+        "tlsCaFile": None,
+        "tlsCertFile": None,
+        "tlsKeyFile": None,
     }
     assert has_password == "true" and "never-shown" not in result.stdout
     assert "REDIS_PASSWORD" in missing
