@@ -166,37 +166,46 @@ def closed(node):
     return node
 
 
-def strict(schema: dict) -> dict:
-    """The CRD schema, closed: every object that lists its properties refuses others.
-
-    Kubernetes prunes unknown fields of a structural CRD schema unless the schema says
-    x-kubernetes-preserve-unknown-fields; a pruned field is a silent mistake, so here it
-    fails. (ESO's v1 schemas use no x-kubernetes-preserve-unknown-fields; maps keep
-    their own additionalProperties.)"""
-    schema = closed(copy.deepcopy(schema))
-    schema["properties"]["metadata"] = OBJECT_META
-    schema["properties"].pop("status")  # written by the operator, never by us
-    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
-    schema["properties"]["apiVersion"] = {"const": "external-secrets.io/v1"}
-    return schema
+# The vendored CRD schemas (each folder's README names its source and licence), by the
+# apiVersion our manifests use: <kind>-v1.json in each folder.
+CRD_SCHEMAS = {
+    "external-secrets.io/v1": ESO_SCHEMAS,
+    "monitoring.coreos.com/v1": ESO_SCHEMAS.parent / "prometheus-operator",
+    "cert-manager.io/v1": ESO_SCHEMAS.parent / "cert-manager",
+}
 
 
 @cache
-def eso_validator(kind: str) -> jsonschema.Validator:
-    """The strict validator of one ESO kind, from the vendored v1 CRD schema."""
-    raw = json.loads((ESO_SCHEMAS / f"{kind.lower()}-v1.json").read_text())
-    schema = strict(raw)
+def crd_validator(api_version: str, kind: str) -> jsonschema.Validator:
+    """The strict validator of one custom kind, from its vendored CRD schema, closed.
+
+    Kubernetes prunes unknown fields of a structural CRD schema unless the schema says
+    x-kubernetes-preserve-unknown-fields; a pruned field is a silent mistake, so here it
+    fails."""
+    raw = json.loads((CRD_SCHEMAS[api_version] / f"{kind.lower()}-v1.json").read_text())
+    schema = closed(copy.deepcopy(raw))
+    schema["properties"]["metadata"] = OBJECT_META
+    schema["properties"].pop("status")  # written by the operator, never by us
+    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
+    schema["properties"]["apiVersion"] = {"const": api_version}
     schema["properties"]["kind"] = {"const": kind}
     jsonschema.Draft7Validator.check_schema(schema)
     return jsonschema.Draft7Validator(schema)
 
 
-def validate_strictly(objects: list[dict], where: str) -> None:
+def eso_validator(kind: str) -> jsonschema.Validator:
+    return crd_validator("external-secrets.io/v1", kind)
+
+
+def validate_strictly(objects: list[dict], where: str = "") -> None:
+    """Built-in kinds by kubernetes-validate (strict), custom kinds by their vendored CRD."""
+    groups = {v.split("/")[0] for v in CRD_SCHEMAS}
     for obj in objects:
-        name = f"{where}: {obj['kind']}/{obj['metadata']['name']}"
-        if obj["apiVersion"].startswith("external-secrets.io/"):
-            assert obj["apiVersion"] == "external-secrets.io/v1", name
-            errors = sorted(eso_validator(obj["kind"]).iter_errors(obj), key=lambda e: list(e.path))
+        name = f"{where + ': ' if where else ''}{obj['kind']}/{obj['metadata']['name']}"
+        if obj["apiVersion"].split("/")[0] in groups:
+            assert obj["apiVersion"] in CRD_SCHEMAS, f"{name}: {obj['apiVersion']}"
+            validator = crd_validator(obj["apiVersion"], obj["kind"])
+            errors = sorted(validator.iter_errors(obj), key=lambda e: list(e.path))
             if errors:
                 pytest.fail(
                     f"{name}: " + "; ".join(f"{e.message} at {list(e.path)}" for e in errors)

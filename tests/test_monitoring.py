@@ -16,51 +16,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-from functools import cache
-from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
-from tests.test_manifests import K8S_VERSION, OBJECT_META, closed, kustomize, one
+from tests.test_manifests import kustomize, one, validate_strictly
 
-SCHEMAS = Path(__file__).parent / "data" / "prometheus-operator"
 MONITORING = {"monitoring": "prometheus-operator"}
 CASES = {
     "sentinel": MONITORING | {"monitoring_namespace": "observability", "redis_namespace": "cache"},
     "cluster-valkey": MONITORING | {"topology": "cluster", "engine": "valkey"},
 }
 EXPORTERS = {"sentinel": {"redis-exporter", "sentinel-exporter"}, "cluster": {"redis-exporter"}}
-
-
-@cache
-def validator(kind: str) -> jsonschema.Validator:
-    schema = closed(json.loads((SCHEMAS / f"{kind.lower()}-v1.json").read_text()))
-    schema["properties"]["metadata"] = OBJECT_META
-    schema["properties"].pop("status")
-    schema["properties"]["apiVersion"] = {"const": "monitoring.coreos.com/v1"}
-    schema["properties"]["kind"] = {"const": kind}
-    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
-
-
-def validate(objects: list[dict]) -> None:
-    import kubernetes_validate
-
-    for obj in objects:
-        name = f"{obj['kind']}/{obj['metadata']['name']}"
-        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
-            errors = list(validator(obj["kind"]).iter_errors(obj))
-            assert not errors, f"{name}: " + "; ".join(
-                f"{e.message} at {list(e.path)}" for e in errors
-            )
-        else:
-            try:
-                kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-            except kubernetes_validate.ValidationError as exc:
-                pytest.fail(f"{name}: {exc.message} at {list(exc.path)}")
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -78,7 +45,7 @@ def test_monitoring_objects_pass_the_strict_schemas_and_promtool(case):
     namespace = answers.get("redis_namespace", "redis")
     base = kustomize(repo / "manifest/redis/base")
     monitoring = kustomize(repo / "manifest/monitoring")
-    validate(base + monitoring)
+    validate_strictly(base + monitoring)
     assert sorted(o["kind"] for o in monitoring) == ["ConfigMap", "PodMonitor", "PrometheusRule"]
     assert {o["metadata"]["namespace"] for o in monitoring} == {namespace}
 

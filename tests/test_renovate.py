@@ -131,11 +131,16 @@ def release_url(template_versions, tmp_path_factory) -> str:
 def team_repo(release_url, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """Generated from v1 (customised: 5 pods), the team's edits committed."""
     dst = tmp_path_factory.mktemp("fleet") / "cart-redis"
+    return team_repository(release_url, V1, {"customise": True, "redis_replicas": 5}, dst)
+
+
+def team_repository(url: str, tag: str, answers: dict, dst: Path) -> tuple[Path, dict[str, str]]:
+    """Generated from the release `tag` of `url`, the team's edits committed."""
     copier.run_copy(
-        release_url,
+        url,
         dst,
-        data={"customise": True, "redis_replicas": 5},
-        vcs_ref=V1,
+        data=answers,
+        vcs_ref=tag,
         defaults=True,
         unsafe=True,
         quiet=True,
@@ -369,23 +374,6 @@ def real_release_url(real_releases) -> str:
     return f"file://{real_releases}"
 
 
-def release_repo(url: str, tag: str, dst: Path) -> tuple[Path, dict[str, str]]:
-    copier.run_copy(
-        url,
-        dst,
-        data=RELEASE_ANSWERS[tag],
-        vcs_ref=tag,
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        skip_tasks=True,
-    )
-    init_repo(dst)
-    marks = team_edits(dst)
-    commit_all(dst, "team edits")
-    return dst, marks
-
-
 def a_line_the_release_changes(before: Path, after: Path) -> tuple[str, str]:
     """(file, line): a line of the older release's README or Makefile that the update
     removed or rewrote, and that no team edit touched."""
@@ -402,7 +390,9 @@ def test_a_repository_from_an_older_release_follows_renovate_to_this_one(
     tag, real_releases, real_release_url, tmp_path, capsys
 ):
     assert set(RELEASE_ANSWERS) == set(RELEASES)  # every release has its story
-    project, marks = release_repo(real_release_url, tag, tmp_path / "cart-redis")
+    project, marks = team_repository(
+        real_release_url, tag, RELEASE_ANSWERS[tag], tmp_path / "cart-redis"
+    )
     collides = Path(shutil.copytree(project, tmp_path / "collides", symlinks=True))
 
     result = renovate_update(project, NEXT)

@@ -16,17 +16,10 @@ The loopback stories (tests/test_tls.py) run these scripts and clients for real.
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
-
-import jsonschema
-import kubernetes_validate
 import pytest
 
-from tests.test_manifests import K8S_VERSION, OBJECT_META, closed, kustomize, one
+from tests.test_manifests import crd_validator, kustomize, one, validate_strictly
 
-SCHEMAS = Path(__file__).parent / "data" / "cert-manager"
 CASES = {
     "sentinel-cert-manager": {
         "tls": True,
@@ -42,33 +35,6 @@ CASES = {
         "tls_auth_clients": "yes",
     },
 }
-
-
-@cache
-def certificate_validator() -> jsonschema.Validator:
-    schema = closed(json.loads((SCHEMAS / "certificate-v1.json").read_text()))
-    schema["properties"]["metadata"] = OBJECT_META
-    schema["properties"].pop("status")  # written by cert-manager, never by us
-    schema["properties"]["apiVersion"] = {"const": "cert-manager.io/v1"}
-    schema["properties"]["kind"] = {"const": "Certificate"}
-    schema["required"] = ["apiVersion", "kind", "metadata", "spec"]
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
-
-
-def validate(objects: list[dict]) -> None:
-    for obj in objects:
-        name = f"{obj['kind']}/{obj['metadata']['name']}"
-        if obj["apiVersion"].startswith("cert-manager.io/"):
-            errors = list(certificate_validator().iter_errors(obj))
-            assert not errors, f"{name}: " + "; ".join(
-                f"{e.message} at {list(e.path)}" for e in errors
-            )
-        else:
-            try:
-                kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-            except kubernetes_validate.ValidationError as exc:
-                pytest.fail(f"{name}: {exc.message} at {list(exc.path)}")
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -87,7 +53,7 @@ def env_of(container: dict) -> dict[str, str]:
 def test_tls_objects_pass_the_strict_schemas_and_name_every_peer(case):
     answers, repo = case
     objects = kustomize(repo / "manifest/redis/base")
-    validate(objects)
+    validate_strictly(objects)
     statefulset = one(objects, "StatefulSet")
     pod = statefulset["spec"]["template"]["spec"]
     secret = next(v["secret"]["secretName"] for v in pod["volumes"] if v["name"] == "tls")
@@ -137,7 +103,7 @@ def test_the_server_configs_say_who_must_show_a_certificate(case):
 def test_the_app_gets_tls_and_the_ca(case):
     answers, repo = case
     objects = kustomize(repo / "manifest/examples/app")
-    validate(objects)
+    validate_strictly(objects)
     deployment = one(objects, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -158,7 +124,7 @@ def test_the_strict_certificate_schema_bites():
         "metadata": {"name": "x"},
         "spec": {"secretName": "x", "issuerRef": {"name": "ca"}, "dnsNames": ["a"]},
     }
-    assert not list(certificate_validator().iter_errors(good))
+    assert not list(crd_validator("cert-manager.io/v1", "Certificate").iter_errors(good))
     for bad_spec in ({"dnsName": ["a"]}, {"dnsNames": "a"}, {"usages": ["server-auth"]}):
         bad = good | {"spec": good["spec"] | bad_spec}
-        assert list(certificate_validator().iter_errors(bad)), bad_spec
+        assert list(crd_validator("cert-manager.io/v1", "Certificate").iter_errors(bad)), bad_spec
