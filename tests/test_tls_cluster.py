@@ -6,7 +6,10 @@ mounted as TLS_DIR, as cert-manager's Secret is). One cluster, one story:
 the generated bootstrap forms it over TLS (redis-cli --cluster create with --tls); no
 client port and no bus port answers in plaintext (tls-cluster yes); the generated
 cluster client writes and reads over TLS with the hostname check on; `cluster check`
-passes with the CA and fails in one line with exit 38 with another CA; a master
+passes with the CA and fails in one line with exit 38 with another CA. The team asks
+for mutual TLS (`tls_auth_clients: yes`): a TLS connection without a client certificate
+is refused, while the client and the check present one of the CA (as the app's team
+mounts one: REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE, or --tls-cert/--tls-key). A master
 SIGKILL: its replica takes over (the bus elects it over TLS) and the client keeps
 writing, no WAIT-confirmed write lost.
 
@@ -51,6 +54,20 @@ def _plain_refused(host: str, port: int, password: str) -> bool:
     return False
 
 
+def _refused_without_a_client_certificate(host: str, port: int, password: str, ca) -> bool:
+    """TLS with the CA and the password, but no certificate of our own."""
+    anonymous = redis.Redis(
+        host, port, password=password, ssl=True, ssl_ca_certs=str(ca), ssl_check_hostname=True,
+        socket_timeout=2, socket_connect_timeout=2, retry=None,
+    )  # fmt: skip
+    try:
+        with anonymous:
+            anonymous.ping()
+    except (redis.ConnectionError, redis.TimeoutError):
+        return True
+    return False
+
+
 def _bus_handshakes_tls(host: str, port: int, ca) -> bool:
     """The bus completes a TLS handshake with the node's certificate (tls-cluster yes: a
     plaintext bus would not answer a ClientHello with one)."""
@@ -77,6 +94,7 @@ def _check(cluster, *args: str) -> subprocess.CompletedProcess:
 
 def test_a_tls_cluster_forms_serves_is_checked_and_fails_over(template_src, tmp_path):
     answers = {"topology": "cluster", "tls": True, "tls_issuer": "Issuer/redis-ca"}
+    answers |= {"customise": True, "tls_auth_clients": "yes"}  # mutual TLS
     repo = generate_repo(template_src, tmp_path / "svc", answers)
     with LocalCluster(repo, tmp_path / "cluster", node_timeout_ms=NODE_TIMEOUT_MS) as cluster:
         formed = cluster.bootstrap(timeout_s=30)
@@ -87,7 +105,17 @@ def test_a_tls_cluster_forms_serves_is_checked_and_fails_over(template_src, tmp_
         assert _plain_refused(node.host, node.redis_port, cluster.password)
         assert _bus_handshakes_tls(node.host, node.bus_port, cluster.tls_ca.cert)
 
-        ok = _check(cluster, f"--tls-ca={cluster.tls_ca.cert}")
+        assert _refused_without_a_client_certificate(
+            node.host, node.redis_port, cluster.password, cluster.tls_ca.cert
+        )
+        mine = cluster.client_certificate()
+        assert set(mine) == {"REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"}
+        ok = _check(
+            cluster,
+            f"--tls-ca={cluster.tls_ca.cert}",
+            f"--tls-cert={mine['REDIS_TLS_CERT_FILE']}",
+            f"--tls-key={mine['REDIS_TLS_KEY_FILE']}",
+        )
         assert ok.returncode == 0, ok.stdout + ok.stderr
         other = CertificateAuthority.create(tmp_path / "other-ca", "/CN=another CA")
         wrong = _check(cluster, f"--tls-ca={other.cert}")

@@ -69,6 +69,24 @@ class TlsUntrusted(CheckError):
 
 
 TLS_CA_ENV = "REDIS_TLS_CA_FILE"
+# A client certificate, for servers with tls-auth-clients yes (the client libraries' names).
+TLS_CERT_ENV, TLS_KEY_ENV = "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """How a command speaks TLS: the CA it verifies the servers with (hostname check on)
+    and, for servers that ask for one (tls-auth-clients yes), its own certificate."""
+
+    ca: Path
+    cert: Path | None = None
+    key: Path | None = None
+
+    def redis_kwargs(self) -> dict:
+        kwargs = {"ssl": True, "ssl_ca_certs": str(self.ca), "ssl_check_hostname": True}
+        if self.cert:
+            kwargs |= {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
+        return kwargs
 
 
 def tls_refusal(exc: BaseException) -> bool:
@@ -219,13 +237,17 @@ class Probe:
         deadline: Deadline,
         per_call: float,
         report: Report,
-        tls_ca: Path | None = None,
+        tls: TlsFiles | None = None,
     ):
         self._password = password
         self._deadline = deadline
         self._per_call = per_call
         self.report = report
-        self.tls_ca = tls_ca  # TLS on: verified against this CA, hostname check on
+        self.tls = tls  # TLS on: verified against its CA, hostname check on
+
+    @property
+    def tls_ca(self) -> Path | None:
+        return self.tls.ca if self.tls else None
 
     def connect(self, addr: Address):
         import redis
@@ -233,11 +255,11 @@ class Probe:
         limit = min(self._per_call, self._deadline.remaining(f"connecting to {fmt(addr)}"))
         host, port = resolve(addr, self._deadline)
         tls = {}
-        if self.tls_ca is not None:
+        if self.tls is not None:
             # The certificate names the host, not its address: connect by the name (just
             # resolved within the deadline), and check it.
             host = addr[0]
-            tls = {"ssl": True, "ssl_ca_certs": str(self.tls_ca), "ssl_check_hostname": True}
+            tls = self.tls.redis_kwargs()
         return redis.Redis(
             host=host,
             port=port,
@@ -282,11 +304,14 @@ class PasswordSettings(CheckSettings):
     password_from: str = "env"  # REDIS_PASSWORD, or "secret": the AWS secret
     tls: bool = False  # --tls (also on when the repository has tls)
     tls_ca: Path | None = None  # --tls-ca; default $REDIS_TLS_CA_FILE
+    tls_cert: Path | None = None  # --tls-cert; default $REDIS_TLS_CERT_FILE
+    tls_key: Path | None = None  # --tls-key; default $REDIS_TLS_KEY_FILE
 
 
-def tls_ca_for(settings: PasswordSettings, repository_tls: bool) -> Path | None:
-    """The CA to verify the servers with, when TLS is on (--tls, or the repository's
-    `tls` answer); None without TLS. A usage error when TLS is on without a CA file."""
+def tls_for(settings: PasswordSettings, repository_tls: bool) -> TlsFiles | None:
+    """How to speak TLS when it is on (--tls, or the repository's `tls` answer); None
+    without TLS. A usage error when TLS is on without a CA file, or with half a client
+    certificate."""
     if not (settings.tls or repository_tls):
         return None
     ca = settings.tls_ca or settings.environ.get(TLS_CA_ENV)
@@ -297,9 +322,17 @@ def tls_ca_for(settings: PasswordSettings, repository_tls: bool) -> Path | None:
             f"--tls-ca FILE or ${TLS_CA_ENV} (kubectl -n NAMESPACE get secret TLS_SECRET "
             "-o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt)"
         )
-    if not Path(ca).is_file():
-        raise UsageError(f"--tls-ca: {ca} is not a file")
-    return Path(ca)
+    cert = settings.tls_cert or settings.environ.get(TLS_CERT_ENV)
+    key = settings.tls_key or settings.environ.get(TLS_KEY_ENV)
+    if bool(cert) != bool(key):
+        raise UsageError(
+            "--tls-cert and --tls-key (or $REDIS_TLS_CERT_FILE and $REDIS_TLS_KEY_FILE) "
+            "go together: a client certificate needs its key"
+        )
+    for flag, path in (("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key)):
+        if path and not Path(path).is_file():
+            raise UsageError(f"{flag}: {path} is not a file")
+    return TlsFiles(Path(ca), Path(cert) if cert else None, Path(key) if key else None)
 
 
 class Check:
@@ -473,6 +506,18 @@ def add_tls_options(parser) -> None:
         type=Path,
         metavar="FILE",
         help=f"the CA that signed the servers' certificates (PEM); default ${TLS_CA_ENV}",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help=f"a client certificate (PEM), for servers with tls-auth-clients yes; default ${TLS_CERT_ENV}",
+    )
+    parser.add_argument(
+        "--tls-key",
+        type=Path,
+        metavar="FILE",
+        help=f"the client certificate's key (PEM); default ${TLS_KEY_ENV}",
     )
 
 

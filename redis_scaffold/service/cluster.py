@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from redis.crc import key_slot
 from redis.exceptions import AuthenticationError, RedisError
@@ -251,13 +250,13 @@ def check(
     replicas: int,
     timeout: float = 5.0,
     per_call: float = 1.0,
-    tls_ca: Path | None = None,
+    tls: kernel.TlsFiles | None = None,
 ) -> ClusterReport:
     """Run every check in order; return the report or raise a ClusterCheckError."""
     if not seeds:
         raise ValueError("at least one seed address is needed")
     report = ClusterReport()
-    probe = Probe(password, Deadline(timeout, CheckTimedOut), per_call, report, tls_ca)
+    probe = Probe(password, Deadline(timeout, CheckTimedOut), per_call, report, tls)
     info, nodes = ask_seeds(probe, seeds)
     check_slots(probe, info, nodes)
     serving = check_members(probe, nodes, masters, replicas)

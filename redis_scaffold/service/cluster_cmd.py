@@ -30,7 +30,9 @@ Check a running Redis Cluster of a generated repository (topology cluster):
 Every network call shares one time limit (--timeout). The password comes from
 REDIS_PASSWORD, or from the AWS secret with --password-from secret; it is never printed.
 With TLS (--tls, or a repository generated with tls: yes) every connection is verified
-against the CA of --tls-ca or $REDIS_TLS_CA_FILE, hostname check on. When no node answers (the cluster may not exist yet), that is a warning with exit 0
+against the CA of --tls-ca or $REDIS_TLS_CA_FILE, hostname check on (servers with
+tls-auth-clients yes get the client certificate of --tls-cert/--tls-key or
+$REDIS_TLS_CERT_FILE/$REDIS_TLS_KEY_FILE). When no node answers (the cluster may not exist yet), that is a warning with exit 0
 unless --strict."""
 
 EPILOG = """\
@@ -99,7 +101,7 @@ class ClusterCheck(kernel.Check):
             rendered.masters,
             rendered.replicas_per_master,
             settings.timeout,
-            tls_ca=kernel.tls_ca_for(settings, rendered.tls),
+            tls=kernel.tls_for(settings, rendered.tls),
         )
         return report, None
 
@@ -118,6 +120,8 @@ def _main(args: argparse.Namespace) -> int:
             password_from=args.password_from,
             tls=args.tls,
             tls_ca=args.tls_ca,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
             seeds=kernel.from_env_list(args.seed, os.environ, SEEDS_ENV),
         )
     )

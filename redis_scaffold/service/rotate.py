@@ -38,14 +38,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from redis_scaffold.errors import ScaffoldError
-from redis_scaffold.service.check import tls_refusal
+from redis_scaffold.service.check import TlsFiles, tls_refusal
 from redis_scaffold.service.secret import aws_errors, new_password, previous_key, put_current
 
 log = logging.getLogger(__name__)
@@ -175,14 +174,12 @@ class Servers:
         endpoints: list[Endpoint],
         master_set: str,
         timeout: float = 2.0,
-        tls_ca: Path | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.endpoints, self.master_set, self.timeout = endpoints, master_set, timeout
         self.untrusted = False  # the last refusal seen was the TLS certificate check
-        # TLS on (the repository's tls answer): verified against this CA, hostname check on.
-        self.tls = (
-            {"ssl": True, "ssl_ca_certs": str(tls_ca), "ssl_check_hostname": True} if tls_ca else {}
-        )
+        # TLS on (the repository's tls answer): verified against its CA, hostname check on.
+        self.tls = tls.redis_kwargs() if tls else {}
 
     def connect(self, ep: Endpoint, passwords: Iterable[str]) -> redis.Redis | None:
         """A client on `ep` authenticated with the first password it accepts (None: none)."""

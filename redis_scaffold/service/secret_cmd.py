@@ -69,7 +69,7 @@ def endpoints(project: Path, hosts: list[str]) -> tuple[list, str]:
 
 def rotate(args: argparse.Namespace) -> int:
     from redis_scaffold.project import read_answers
-    from redis_scaffold.service.check import PasswordSettings, tls_ca_for
+    from redis_scaffold.service.check import PasswordSettings, tls_for
     from redis_scaffold.service.rotate import Rotation, SecretVersions, Servers
 
     project = Path(args.project_dir)
@@ -78,11 +78,17 @@ def rotate(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, region=args.region)
     client = make_client(region=spec.region, profile=args.profile)
     eps, master_set = endpoints(project, args.host or [])
-    tls_ca = tls_ca_for(
-        PasswordSettings(project=project, tls=args.tls, tls_ca=args.tls_ca),
+    tls = tls_for(
+        PasswordSettings(
+            project=project,
+            tls=args.tls,
+            tls_ca=args.tls_ca,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        ),
         bool(read_answers(project).get("tls")),
     )
-    servers = Servers(eps, master_set, tls_ca=tls_ca)
+    servers = Servers(eps, master_set, tls=tls)
     rotation = Rotation(SecretVersions(client, spec.name, spec.key), servers)
     last = rotation.run(max_steps=args.steps)
     print(f"rotation of {spec.name}: {last}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import redis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
@@ -257,13 +256,13 @@ def check(
     pods: int,
     timeout: float = 5.0,
     per_call: float = 1.0,
-    tls_ca: Path | None = None,
+    tls: kernel.TlsFiles | None = None,
 ) -> Report:
     """Run every check in order; return the report or raise a SentinelCheckError."""
     if not sentinels:
         raise ValueError("at least one sentinel address is needed")
     report = Report(master_set=master_set)
-    probe = Probe(password, Deadline(timeout, TimedOut), per_call, report, tls_ca)
+    probe = Probe(password, Deadline(timeout, TimedOut), per_call, report, tls)
     master, sentinel = ask_sentinels(probe, sentinels, master_set)
     report.master = master
     check_quorum(probe, sentinel, master_set)

@@ -31,7 +31,8 @@ Every network call, name resolution included, shares one time limit (--timeout).
 The password comes from REDIS_PASSWORD, or from the AWS secret with --password-from
 secret; it is never printed. With TLS (--tls, or a repository generated with tls:
 yes) every connection is verified against the CA of --tls-ca or $REDIS_TLS_CA_FILE,
-hostname check on. When no sentinel answers (the deployment may not exist
+hostname check on; servers with tls-auth-clients yes get the client certificate of
+--tls-cert/--tls-key or $REDIS_TLS_CERT_FILE/$REDIS_TLS_KEY_FILE. When no sentinel answers (the deployment may not exist
 yet), that is a warning with exit 0 unless --strict."""
 
 EPILOG = """\
@@ -114,7 +115,7 @@ class SentinelCheck(kernel.Check):
             password,
             target.pods,
             settings.timeout,
-            tls_ca=kernel.tls_ca_for(settings, target.tls),
+            tls=kernel.tls_for(settings, target.tls),
         )
         return report, None
 
@@ -133,6 +134,8 @@ def _main(args: argparse.Namespace) -> int:
             password_from=args.password_from,
             tls=args.tls,
             tls_ca=args.tls_ca,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
             sentinels=kernel.from_env_list(args.sentinel, os.environ, SENTINELS_ENV),
         )
     )

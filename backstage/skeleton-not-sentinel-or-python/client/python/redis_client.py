@@ -54,7 +54,9 @@ master that owns its key's slot, by the pod's stable name; it follows MOVED (a s
 lives elsewhere) and ASK (a slot being migrated) redirections by itself, and reloads the
 slot map after a failover. The password (REDIS_PASSWORD) is needed by every node.
 With REDIS_TLS=true every connection speaks TLS, verified against REDIS_TLS_CA_FILE,
-hostname check on (the certificate names every pod's stable name).
+hostname check on (the certificate names every pod's stable name); with
+REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE it presents that client certificate too
+(servers with tls-auth-clients yes).
 
 The manifest/components/redis-env component sets these variables on the app's
 container. Outside Kubernetes, REDIS_HOST may be a comma-separated list of seed hosts.
@@ -98,6 +100,16 @@ class Settings:
     socket_timeout: float = 1.0
     tls: bool = False
     tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+
+    def tls_kwargs(self) -> dict:
+        if not self.tls:
+            return {}
+        kwargs = {"ssl": True, "ssl_ca_certs": self.tls_ca_file, "ssl_check_hostname": True}
+        if self.tls_cert_file:  # a client certificate, for tls-auth-clients yes
+            kwargs |= {"ssl_certfile": self.tls_cert_file, "ssl_keyfile": self.tls_key_file}
+        return kwargs
 
     @property
     def seeds(self) -> list[ClusterNode]:
@@ -115,6 +127,8 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> Settings:
         password=environ["REDIS_PASSWORD"],
         tls=environ.get("REDIS_TLS", "").lower() == "true",
         tls_ca_file=environ.get("REDIS_TLS_CA_FILE") or None,
+        tls_cert_file=environ.get("REDIS_TLS_CERT_FILE") or None,
+        tls_key_file=environ.get("REDIS_TLS_KEY_FILE") or None,
     )
 
 
@@ -129,7 +143,7 @@ def client(settings: Settings | None = None, retries: int = DEFAULT_RETRIES) -> 
         retry=Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), retries),
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.socket_timeout,
-        **({"ssl": True, "ssl_ca_certs": settings.tls_ca_file, "ssl_check_hostname": True} if settings.tls else {}),
+        **settings.tls_kwargs(),
     )
 
 
