@@ -44,7 +44,11 @@ sentinel check, 30-39 cluster check, 40-48 elasticache check (each command's --h
 lists its own)."""
 
 COMMANDS = (
-    Command("secret", "redis_scaffold.service.secret_cmd", "create the AWS Secrets Manager secret"),
+    Command(
+        "secret",
+        "redis_scaffold.service.secret_cmd",
+        "create the AWS Secrets Manager secret, or rotate its password",
+    ),
     Command(
         "sentinel", "redis_scaffold.service.sentinel_cmd", "check a running Sentinel deployment"
     ),

@@ -96,7 +96,9 @@ def rotate(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    secret = subparsers.add_parser("secret", help="create the AWS Secrets Manager secret")
+    secret = subparsers.add_parser(
+        "secret", help="create the AWS Secrets Manager secret, or rotate its password"
+    )
     actions = secret.add_subparsers(dest="action", required=True, metavar="ACTION")
     parser = actions.add_parser(
         "ensure",
