@@ -1,7 +1,9 @@
 """`redis-scaffold demo`, the README's first command, run as a user runs it.
 
 It must finish successfully, and whether it finishes or is interrupted, leave no
-redis, sentinel or emulator behind.
+redis, sentinel or emulator behind. `demo --tls` (every port TLS only, the default
+tls_auth_clients `optional`) is the run that a Ctrl-C interrupts, after its check and
+its client have worked over TLS.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def demo(workdir: Path, pause_at: str | None = None, **popen) -> subprocess.Popen:
+def demo(
+    workdir: Path, pause_at: str | None = None, args: tuple[str, ...] = (), **popen
+) -> subprocess.Popen:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "REDIS_PASSWORD"
     }
@@ -32,7 +36,7 @@ def demo(workdir: Path, pause_at: str | None = None, **popen) -> subprocess.Pope
     if pause_at:
         env[PAUSE_ENV] = pause_at
     return subprocess.Popen(
-        [sys.executable, "-m", "redis_scaffold", "demo", "--workdir", str(workdir)],
+        [sys.executable, "-m", "redis_scaffold", "demo", "--workdir", str(workdir), *args],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -108,12 +112,12 @@ def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float) -> bool:
     return path.exists()
 
 
-def test_ctrl_c_mid_demo_stops_everything(tmp_path):
-    # The demo holds after starting the topology (the emulator holds the secret by then)
-    # until it is signalled, so the Ctrl-C always lands mid-demo.
-    proc = demo(tmp_path, pause_at="topology", start_new_session=True)
+def test_the_tls_demo_checks_and_serves_then_ctrl_c_stops_everything(tmp_path):
+    # The demo holds after its client step (the topology, the emulator and the secret
+    # are all up by then) until it is signalled, so the Ctrl-C always lands mid-demo.
+    proc = demo(tmp_path, pause_at="client", args=("--tls",), start_new_session=True)
     try:
-        paused = wait_for_file(tmp_path / "paused-at-topology", proc, timeout=200)
+        paused = wait_for_file(tmp_path / "paused-at-client", proc, timeout=200)
         running = processes_in(tmp_path)
         if paused:
             os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends to the foreground group
@@ -124,7 +128,14 @@ def test_ctrl_c_mid_demo_stops_everything(tmp_path):
             proc.communicate()
 
     assert paused, out
-    assert "pods on" in out and "paused after 'topology'" in out
+    assert "pods on" in out and "paused after 'client'" in out
+    for step in (
+        "default answers, tls: yes",
+        "TLS only on every port",
+        "ok: Sentinel, quorum, master",  # sentinel check over TLS
+        "-> b'3 items'",  # the generated client over TLS
+    ):
+        assert step in out, out
     assert running, "the topology should be running at this point"
     assert proc.returncode == 130, out
     assert "Interrupted: everything the demo started has been stopped." in out

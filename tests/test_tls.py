@@ -6,9 +6,12 @@ holding a certificate of a CA made here (redis_scaffold/sandbox/tls.py: what
 cert-manager's Secret holds, mounted as TLS_DIR). ONE topology serves the whole module;
 one SIGKILL of the master serves both clients.
 
-- nothing answers in plaintext: every redis and every sentinel port refuses a plain
-  connection (port 0), while TLS connections work;
-- the GENERATED adapters read and write over TLS, the sentinel connections included:
+- mutual TLS (`tls_auth_clients: yes`, the strictest answer; the default `optional`
+  runs in tests/test_demo.py's `demo --tls`): nothing answers in plaintext, every redis
+  and every sentinel port refuses a plain connection (port 0) and a TLS one that
+  presents no certificate, while TLS connections with the app's certificate work;
+- the GENERATED adapters read and write over TLS, the sentinel connections included,
+  presenting the app's certificate (REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE):
   Python on the lowest redis-py the library declares (whose ssl_check_hostname defaults
   to off) and Node on the newest ioredis;
 - a master SIGKILL: both keep writing through the failover, no WAIT-confirmed write lost;
@@ -49,6 +52,7 @@ from redis_scaffold.errors import UsageError
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
 from redis_scaffold.sandbox.sentinel import LocalSentinel
 from redis_scaffold.sandbox.tls import CertificateAuthority
+from redis_scaffold.service.sentinel import TlsUntrusted
 from redis_scaffold.service.sentinel_cmd import SentinelSettings
 from redis_scaffold.service.sentinel_cmd import run as run_check
 from tests.fixtures.generation import REPO_ROOT
@@ -69,6 +73,7 @@ NODE_MODULES = REPO_ROOT / "tests" / "node" / "node_modules"
 TLS_ANSWERS = {
     "tls": True,
     "tls_issuer": "ClusterIssuer/platform-ca",
+    "tls_auth_clients": "yes",  # mutual TLS: every client presents a certificate
     "client_languages": ["python", "node"],
     # The sandbox's fast timing, rendered: the adapters' retries (and a writer's give-up
     # when no sentinel it trusts answers) last twice down-after.
@@ -111,6 +116,8 @@ def test_the_app_env_asks_for_tls_and_the_ca(topo):
     env = topo.app_env()
     assert env["REDIS_TLS"] == "true"
     assert env["REDIS_TLS_CA_FILE"] == str(topo.tls_ca.cert)
+    # the servers ask for a certificate: the app presents one of the same CA
+    assert env["REDIS_TLS_CERT_FILE"] == str(topo.tls.cert) and topo.tls.key
 
 
 def _plain_ping(host: str, port: int, password: str) -> Exception | None:
@@ -126,11 +133,27 @@ def _plain_ping(host: str, port: int, password: str) -> Exception | None:
     return None
 
 
-def test_no_port_answers_in_plaintext(topo):
+def _anonymous_ping(host: str, port: int, password: str, ca) -> Exception | None:
+    """A TLS PING with the CA and the password but no certificate of our own."""
+    anonymous = redis.Redis(
+        host, port, password=password, ssl=True, ssl_ca_certs=str(ca), ssl_check_hostname=True,
+        socket_timeout=0.5, socket_connect_timeout=0.5, retry=None,
+    )  # fmt: skip
+    try:
+        with anonymous:
+            anonymous.ping()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        return exc
+    return None
+
+
+def test_no_port_answers_in_plaintext_or_to_a_client_without_a_certificate(topo):
     ports = [(n.host, p) for n in topo.nodes for p in (n.redis_port, n.sentinel_port)]
     with ThreadPoolExecutor(len(ports)) as pool:
         outcomes = list(pool.map(lambda a: _plain_ping(*a, topo.password), ports))
+        anonymous = list(pool.map(lambda a: _anonymous_ping(*a, topo.password, topo.tls.ca), ports))
     assert all(outcomes), [a for a, o in zip(ports, outcomes, strict=True) if o is None]
+    assert all(anonymous), [a for a, o in zip(ports, anonymous, strict=True) if o is None]
     for node in topo.nodes:
         for role in ("redis", "sentinel"):
             with topo.client(node, role) as tls:
@@ -226,8 +249,8 @@ def _renew(topo, node, source) -> None:
 
 def _checked(topo, node, port: int, check_hostname: bool = True) -> redis.Redis:
     return redis.Redis(
-        node.host, port, password=topo.password, ssl=True, ssl_ca_certs=str(topo.tls_ca.cert),
-        ssl_check_hostname=check_hostname, socket_timeout=2, socket_connect_timeout=2,
+        node.host, port, password=topo.password, socket_timeout=2, socket_connect_timeout=2,
+        **(topo.tls.redis_kwargs() | {"ssl_check_hostname": check_hostname}),
     )  # fmt: skip
 
 
@@ -272,8 +295,8 @@ def _answers(client: redis.Redis) -> bool:
 
 def _check(topo, *args: str, ca=None) -> subprocess.CompletedProcess:
     """`redis-scaffold sentinel check` as a user runs it: the password and the CA in the env."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_PASSWORD", "REDIS_TLS_CA_FILE")}
-    env["REDIS_PASSWORD"] = topo.password
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_PASSWORD" and "_TLS_" not in k}
+    env |= {"REDIS_PASSWORD": topo.password} | topo.tls.env()  # the app's certificate
     if ca is not None:
         env["REDIS_TLS_CA_FILE"] = str(ca)
     sentinels = [f"--sentinel={host}:{port}" for host, port in topo.sentinels]
@@ -299,7 +322,7 @@ def test_sentinel_check_speaks_tls_and_refuses_a_wrong_ca_in_one_line(topo, tmp_
         sentinels=tuple(f"{host}:{port}" for host, port in topo.sentinels),
         timeout=10,
         strict=True,
-        environ={"REDIS_PASSWORD": topo.password, "REDIS_TLS_CA_FILE": str(topo.tls_ca.cert)},
+        environ={"REDIS_PASSWORD": topo.password, **topo.tls.env()},
         out=out,
         err=out,
     )
@@ -307,6 +330,9 @@ def test_sentinel_check_speaks_tls_and_refuses_a_wrong_ca_in_one_line(topo, tmp_
     assert out.getvalue().rstrip().endswith("round trip all work.")
     with pytest.raises(UsageError, match="--tls-ca"):
         run_check(replace(settings, environ={"REDIS_PASSWORD": topo.password}))
+    uncertified = {"REDIS_PASSWORD": topo.password, "REDIS_TLS_CA_FILE": str(topo.tls.ca)}
+    with pytest.raises(TlsUntrusted, match="asks for a client certificate.*--tls-cert"):
+        run_check(replace(settings, environ=uncertified))
     other = CertificateAuthority.create(tmp_path / "other-ca", "/CN=another CA")
     wrong = _check(topo, f"--tls-ca={other.cert}")
     assert wrong.returncode == 19, wrong.stdout + wrong.stderr
@@ -408,7 +434,14 @@ def test_a_password_rotation_reaches_every_pod_and_sentinel_over_tls(
                 assert f"{role} {node.host}:{port} (its TLS certificate is not trusted" in refused
         assert len(sm.list_secret_version_ids(SecretId=spec.name)["Versions"]) == 1
 
-        assert main([*rotate, f"--tls-ca={topo.tls_ca.cert}"]) == 0
+        assert main([*rotate, f"--tls-ca={topo.tls_ca.cert}"]) == UnreachableError.exit_code
+        uncertified = capsys.readouterr().err  # mutual TLS: no certificate of its own
+        assert "(it asks for a client certificate: give --tls-cert and --tls-key)" in uncertified
+        assert len(sm.list_secret_version_ids(SecretId=spec.name)["Versions"]) == 1
+        refused += uncertified
+
+        mine = [f"--tls-cert={topo.tls.cert}", f"--tls-key={topo.tls.key}"]
+        assert main([*rotate, f"--tls-ca={topo.tls_ca.cert}", *mine]) == 0
         said = capsys.readouterr().out
         assert "testSecret: every server accepts the new password" in said
         assert f"rotation of {spec.name}: finishSecret" in said
@@ -422,9 +455,8 @@ def test_a_password_rotation_reaches_every_pod_and_sentinel_over_tls(
                     node.host,
                     port,
                     password=password,
-                    ssl=True,
-                    ssl_ca_certs=str(topo.tls_ca.cert),
                     socket_timeout=2,
+                    **topo.tls.redis_kwargs(),
                     retry=None,
                 )
                 with signed_in:

@@ -108,13 +108,10 @@ def test_a_tls_cluster_forms_serves_is_checked_and_fails_over(template_src, tmp_
         assert _refused_without_a_client_certificate(
             node.host, node.redis_port, cluster.password, cluster.tls_ca.cert
         )
-        mine = cluster.client_certificate()
-        assert set(mine) == {"REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"}
+        mine = cluster.tls  # the app's certificate: the servers ask for one
+        assert mine.cert and mine.key
         ok = _check(
-            cluster,
-            f"--tls-ca={cluster.tls_ca.cert}",
-            f"--tls-cert={mine['REDIS_TLS_CERT_FILE']}",
-            f"--tls-key={mine['REDIS_TLS_KEY_FILE']}",
+            cluster, f"--tls-ca={mine.ca}", f"--tls-cert={mine.cert}", f"--tls-key={mine.key}"
         )
         assert ok.returncode == 0, ok.stdout + ok.stderr
         other = CertificateAuthority.create(tmp_path / "other-ca", "/CN=another CA")

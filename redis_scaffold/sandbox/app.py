@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 
 from redis_scaffold.project import app_env
+from redis_scaffold.service.check import TlsFiles
 
 CLIENT_PATH = Path("client/python/redis_client.py")
 LIBRARY_SRC = Path("clients/python/src")
@@ -56,16 +57,17 @@ def loopback_env(
     redis_port: int,
     sentinel_port: int,
     password: str,
-    tls_ca: Path | None = None,
+    tls: TlsFiles | None = None,
 ) -> dict[str, str]:
     """The rendered redis-env values, with the loopback hosts, ports and password (and,
-    with tls, the sandbox's CA file where the app's CA ConfigMap is mounted)."""
+    with tls, the sandbox's CA file where the app's CA ConfigMap is mounted, and the
+    app's own certificate where the servers ask for one)."""
     return app_env(repo) | {
         "REDIS_HOST": ",".join(hosts),
         "REDIS_READ_PORT": str(redis_port),
         "REDIS_SENTINEL_PORT": str(sentinel_port),
         "REDIS_PASSWORD": password,
-        **({"REDIS_TLS_CA_FILE": str(tls_ca)} if tls_ca else {}),
+        **(tls.env() if tls else {}),
     }
 
 

@@ -39,8 +39,8 @@ from redis_scaffold.sandbox.faults import Faults
 from redis_scaffold.sandbox.nodes import TopologyError
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ConfigStage, Timing
-from redis_scaffold.sandbox.state import render, tls_kwargs, wait_until
-from redis_scaffold.sandbox.tls import CertificateAuthority
+from redis_scaffold.sandbox.state import render, wait_until
+from redis_scaffold.sandbox.tls import CertificateAuthority, client_tls
 from redis_scaffold.service.cluster import parse_nodes
 
 __all__ = ["ClusterNode", "LocalCluster"]
@@ -176,7 +176,8 @@ class LocalCluster:
         self.supervisor = Supervisor()
         self.faults = Faults(self.stage, self.supervisor, self.nodes)
         self._client_module = None
-        self._client_certificate: dict[str, str] | None = None
+        # how the app and the tools speak TLS here (their certificate where asked for one)
+        self.tls = client_tls(self.repo, self.workdir, self.tls_ca)
 
     def set_secret(self, password: str, previous: str = "") -> None:
         """What the Kubernetes Secret now holds (a rotation's delivery refreshed): nodes
@@ -259,18 +260,8 @@ class LocalCluster:
             socket_connect_timeout=timeout,
             decode_responses=True,
             retry=Retry(NoBackoff(), 0),  # a dead node answers at once: no retry
-            **tls_kwargs(self.tls_ca and self.tls_ca.cert),
-            **self._client_certificate_kwargs(),
+            **(self.tls.redis_kwargs() if self.tls else {}),
         )
-
-    def _client_certificate_kwargs(self) -> dict:
-        files = self.client_certificate()  # servers that ask clients for one
-        if not files:
-            return {}
-        return {
-            "ssl_certfile": files["REDIS_TLS_CERT_FILE"],
-            "ssl_keyfile": files["REDIS_TLS_KEY_FILE"],
-        }
 
     def view(self, node: ClusterNode) -> dict | None:
         """The node's own view: cluster_state, its role and the nodes it knows."""
@@ -356,26 +347,8 @@ class LocalCluster:
             "REDIS_HOST": ",".join(n.host for n in self.nodes),
             "REDIS_PORT": str(self.rendered.redis_port),
             "REDIS_PASSWORD": self.password,
-            **({"REDIS_TLS_CA_FILE": str(self.tls_ca.cert)} if self.tls_ca else {}),
-            **self.client_certificate(),
+            **(self.tls.env() if self.tls else {}),
         }
-
-    def client_certificate(self) -> dict[str, str]:
-        """For servers that ask clients for a certificate (tls-auth-clients yes in the
-        rendered redis.conf): one of the sandbox's CA for the app, as its team would
-        mount one (REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE); else nothing."""
-        if self._client_certificate is None:
-            conf = (self.repo / "manifest/redis/base/config/redis.conf").read_text()
-            self._client_certificate = {}
-            if self.tls_ca and "\ntls-auth-clients yes" in conf:
-                folder = self.workdir / "app-tls"
-                if not (folder / "client.crt").is_file():
-                    self.tls_ca.issue(folder, ["app.sandbox.invalid"], key_name="client")
-                self._client_certificate = {
-                    "REDIS_TLS_CERT_FILE": str(folder / "client.crt"),
-                    "REDIS_TLS_KEY_FILE": str(folder / "client.key"),
-                }
-        return self._client_certificate
 
     def app(self):
         """The generated client snippet's client(), set up from app_env()."""

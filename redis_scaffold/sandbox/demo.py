@@ -269,7 +269,7 @@ def run_demo(workdir: Path, out: TextIO, tls: bool = False) -> None:
                 "--password-from",
                 "secret",
             ],
-            env | ({"REDIS_TLS_CA_FILE": str(topo.tls_ca.cert)} if topo.tls_ca else {}),
+            env | (topo.tls.env() if topo.tls else {}),
         )
         pause.reached("checked")
 

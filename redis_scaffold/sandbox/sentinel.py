@@ -44,7 +44,7 @@ from redis_scaffold.sandbox.partition import Partition
 from redis_scaffold.sandbox.processes import Supervisor
 from redis_scaffold.sandbox.staging import ROLES, ConfigStage, Timing
 from redis_scaffold.sandbox.state import NodeState, StateReader, wait_until
-from redis_scaffold.sandbox.tls import CertificateAuthority
+from redis_scaffold.sandbox.tls import CertificateAuthority, client_tls
 
 __all__ = ["ROLES", "LocalSentinel", "Node", "TopologyError"]
 
@@ -118,9 +118,9 @@ class LocalSentinel:
         )
         self.supervisor = Supervisor()
         self.faults = Faults(self.stage, self.supervisor, self.nodes)
-        self.state = StateReader(
-            self.nodes, self.master_set, self.password, self.tls_ca and self.tls_ca.cert
-        )
+        # how the app and the tools speak TLS here (their certificate where asked for one)
+        self.tls = client_tls(self.repo, self.workdir, self.tls_ca)
+        self.state = StateReader(self.nodes, self.master_set, self.password, self.tls)
         self._client_module = None
         self._partitions: list[Partition] = []
 
@@ -266,7 +266,7 @@ class LocalSentinel:
             self.redis_port,
             self.sentinel_port,
             self.password,
-            self.tls_ca and self.tls_ca.cert,
+            self.tls,
         )
 
     def app(self) -> GeneratedApp:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import redis
 
 from redis_scaffold.sandbox.nodes import Node, TopologyError
+from redis_scaffold.service.check import TlsFiles
 
 T = TypeVar("T")
 
@@ -108,24 +108,16 @@ def wait_until(
         time.sleep(interval)
 
 
-def tls_kwargs(ca: Path | None) -> dict:
-    """redis.Redis arguments for a server with TLS (none without): verified against `ca`,
-    its name checked."""
-    if ca is None:
-        return {}
-    return {"ssl": True, "ssl_ca_certs": str(ca), "ssl_check_hostname": True}
-
-
 class StateReader:
     """The view of a topology's nodes from outside, as a client has it."""
 
     def __init__(
-        self, nodes: list[Node], master_set: str, password: str, tls_ca: Path | None = None
+        self, nodes: list[Node], master_set: str, password: str, tls: TlsFiles | None = None
     ) -> None:
         self.nodes = nodes
         self.master_set = master_set
         self.password = password
-        self.tls_ca = tls_ca  # tls: the CA file; connections verify the node's certificate
+        self.tls = tls  # tls: connections verify the node's certificate (and present one)
 
     def client(self, node: Node, role: str = "redis", timeout: float = 1.0) -> redis.Redis:
         """A redis-py client to the node's redis (or sentinel), authenticated."""
@@ -137,7 +129,7 @@ class StateReader:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             decode_responses=True,
-            **tls_kwargs(self.tls_ca),
+            **(self.tls.redis_kwargs() if self.tls else {}),
         )
 
     def replication(self, node: Node, timeout: float = 0.5) -> dict | None:

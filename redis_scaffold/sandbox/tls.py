@@ -8,6 +8,7 @@ written as cert-manager writes its Secret: tls.crt, tls.key, ca.crt in one direc
 
     ca = CertificateAuthority.create(workdir / "ca")
     ca.issue(node_dir / "tls", ["127.1.0.11"])        # the pod's TLS_DIR
+    client_tls(repo, workdir, ca)                     # what the app and the tools present
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis_scaffold.sandbox.nodes import TopologyError
+from redis_scaffold.service.check import TlsFiles
 
 DAYS = 2  # a sandbox's certificates outlive any run, and nothing more
 
@@ -101,3 +103,21 @@ class CertificateAuthority:
         ext.unlink()
         shutil.copyfile(self.cert, directory / "ca.crt")
         return directory
+
+
+REDIS_CONF = "manifest/redis/base/config/redis.conf"
+
+
+def client_tls(repo: Path, workdir: Path, ca: CertificateAuthority | None) -> TlsFiles | None:
+    """How the app and the tools of a loopback topology speak TLS (None without tls):
+    they verify the servers with `ca`; where the rendered servers ask clients for a
+    certificate (tls-auth-clients yes: mutual TLS) they present one of `ca`, issued once
+    in `workdir`/app-tls, as a team would mount one in its app."""
+    if ca is None:
+        return None
+    if "\ntls-auth-clients yes" not in (Path(repo) / REDIS_CONF).read_text():
+        return TlsFiles(ca.cert)
+    folder = Path(workdir) / "app-tls"
+    if not (folder / "client.crt").is_file():
+        ca.issue(folder, ["app.sandbox.invalid"], key_name="client")
+    return TlsFiles(ca.cert, folder / "client.crt", folder / "client.key")

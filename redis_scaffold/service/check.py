@@ -88,15 +88,36 @@ class TlsFiles:
             kwargs |= {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
         return kwargs
 
+    def env(self) -> dict[str, str]:
+        """The same files as the environment the commands and the clients read."""
+        env = {TLS_CA_ENV: str(self.ca)}
+        if self.cert:
+            env |= {TLS_CERT_ENV: str(self.cert), TLS_KEY_ENV: str(self.key)}
+        return env
 
-def tls_refusal(exc: BaseException) -> bool:
-    """Whether a connection error is the TLS certificate check refusing the server."""
+
+NOT_TRUSTED, CERTIFICATE_REQUIRED = "not trusted", "certificate required"
+
+
+def tls_refusal(exc: BaseException) -> str | None:
+    """Why TLS refused a connection: NOT_TRUSTED (our check of the server's certificate)
+    or CERTIFICATE_REQUIRED (the server asks for ours: tls-auth-clients yes); None when
+    the error is not a TLS refusal."""
     text = str(exc)
-    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return NOT_TRUSTED
+    if "CERTIFICATE_REQUIRED" in text or "certificate required" in text:
+        return CERTIFICATE_REQUIRED
+    return None
 
 
 def untrusted(kind: type[TlsUntrusted], addr: Address, exc: BaseException, ca) -> TlsUntrusted:
-    """The one-line failure: who, why (OpenSSL's reason), and which CA was used."""
+    """The one-line failure: who, why (OpenSSL's reason), and what to give."""
+    if tls_refusal(exc) == CERTIFICATE_REQUIRED:
+        return kind(
+            f"{fmt(addr)} asks for a client certificate (tls-auth-clients yes) and none "
+            f"was given: give --tls-cert and --tls-key (or ${TLS_CERT_ENV} and ${TLS_KEY_ENV})"
+        )
     reason = str(exc).split("certificate verify failed:")[-1].strip(" )")
     return kind(
         f"the TLS certificate of {fmt(addr)} is not trusted ({reason}) by the CA {ca}: "

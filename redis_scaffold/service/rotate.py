@@ -44,7 +44,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from redis_scaffold.errors import ScaffoldError
-from redis_scaffold.service.check import TlsFiles, tls_refusal
+from redis_scaffold.service.check import (
+    CERTIFICATE_REQUIRED,
+    NOT_TRUSTED,
+    TlsFiles,
+    tls_refusal,
+)
 from redis_scaffold.service.secret import aws_errors, new_password, previous_key, put_current
 
 log = logging.getLogger(__name__)
@@ -177,7 +182,7 @@ class Servers:
         tls: TlsFiles | None = None,
     ) -> None:
         self.endpoints, self.master_set, self.timeout = endpoints, master_set, timeout
-        self.untrusted = False  # the last refusal seen was the TLS certificate check
+        self.untrusted: str | None = None  # the last TLS refusal seen (check.tls_refusal)
         # TLS on (the repository's tls answer): verified against its CA, hostname check on.
         self.tls = tls.redis_kwargs() if tls else {}
 
@@ -208,7 +213,10 @@ class Servers:
         """Why no known password signs in on `ep`, in a few words."""
         if self.reachable(ep):
             return "refuses the password"
-        return "its TLS certificate is not trusted by the CA" if self.untrusted else "unreachable"
+        return {
+            NOT_TRUSTED: "its TLS certificate is not trusted by the CA",
+            CERTIFICATE_REQUIRED: "it asks for a client certificate: give --tls-cert and --tls-key",
+        }.get(self.untrusted, "unreachable")
 
     def reachable(self, ep: Endpoint) -> bool:
         client = redis.Redis(
