@@ -68,8 +68,9 @@ def baseline_writer(topo: LocalSentinel):
     """Plain redis-py: Sentinel.master_for with no retry of its own (the application
     loop retries every 50 ms: WriteLoad's error pause). What a team writes by hand."""
     no_retry = Retry(NoBackoff(), 0)
-    # With TLS: the sentinel connections need ssl, the CA and the password given again.
-    tls = {"ssl": True, "ssl_ca_certs": str(topo.tls_ca.cert)} if topo.tls_ca else {}
+    # With TLS: the sentinel connections need ssl, the CA (and a client certificate where
+    # the servers ask for one) and the password given again.
+    tls = topo.tls.redis_kwargs() if topo.tls else {}
     sentinel = Sentinel(
         topo.sentinels,
         sentinel_kwargs={
