@@ -107,6 +107,9 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# A Valkey built with TLS (Debian's), unpacked under .cache: the TLS stories on Valkey.
+bash scripts/debian-valkey.sh
+
 # Renovate, the fleet's update bot, and the Node 24 it needs (the `node` package ships
 # the binary; Debian's node is older): tests/test_renovate.py runs them offline.
 # --omit=optional: Renovate's optional re2 would compile C++ for minutes (its prebuilt
