@@ -125,6 +125,18 @@ def untrusted(kind: type[TlsUntrusted], addr: Address, exc: BaseException, ca) -
     )
 
 
+def certificate_hint(tls: TlsFiles | None) -> str:
+    """What to add to "did not answer" over TLS without a client certificate: a server
+    that asks for one (tls-auth-clients yes) may close the connection before its alert
+    saying so is read, which then looks like any dropped connection."""
+    if tls is None or tls.cert is not None:
+        return ""
+    return (
+        " (TLS without a client certificate: where the servers ask for one, "
+        "tls-auth-clients yes, give --tls-cert and --tls-key)"
+    )
+
+
 class PasswordUnavailable(CheckError):
     kind = "no password for the check"
 

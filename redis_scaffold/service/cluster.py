@@ -168,7 +168,9 @@ def ask_seeds(probe: Probe, seeds: Sequence[Address]) -> tuple[dict[str, str], l
             failures.append(f"{fmt(addr)} (not tried: the time limit ran out)")
             break
     raise Unreachable(
-        f"no cluster node answered; tried: {'; '.join(failures)}", [fmt(a) for a in seeds]
+        f"no cluster node answered; tried: {'; '.join(failures)}"
+        + kernel.certificate_hint(probe.tls),
+        [fmt(a) for a in seeds],
     )
 
 

@@ -213,10 +213,14 @@ class Servers:
         """Why no known password signs in on `ep`, in a few words."""
         if self.reachable(ep):
             return "refuses the password"
-        return {
-            NOT_TRUSTED: "its TLS certificate is not trusted by the CA",
-            CERTIFICATE_REQUIRED: "it asks for a client certificate: give --tls-cert and --tls-key",
-        }.get(self.untrusted, "unreachable")
+        if self.untrusted == NOT_TRUSTED:
+            return "its TLS certificate is not trusted by the CA"
+        if self.untrusted == CERTIFICATE_REQUIRED:
+            return "it asks for a client certificate: give --tls-cert and --tls-key"
+        if self.tls and "ssl_certfile" not in self.tls:
+            # a server asking for a certificate may close before its alert is read
+            return "unreachable; if it asks for a client certificate: give --tls-cert and --tls-key"
+        return "unreachable"
 
     def reachable(self, ep: Endpoint) -> bool:
         client = redis.Redis(

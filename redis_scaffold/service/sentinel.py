@@ -136,7 +136,8 @@ def ask_sentinels(
             break
     if not answers:
         raise Unreachable(
-            f"no sentinel answered for {master_set!r}; tried: {'; '.join(failures)}",
+            f"no sentinel answered for {master_set!r}; tried: {'; '.join(failures)}"
+            + kernel.certificate_hint(probe.tls),
             [fmt(a) for a in sentinels],
         )
     for failure in failures:
