@@ -9,7 +9,12 @@ redis_scaffold.service.rotate, in its two client-visible phases:
   rotate    createSecret, setSecret, testSecret and finishSecret, under clients that use
             the old password;
   retire    the old password removed and the outgoing credentials switched, under clients
-            restarted with the new one (the app's roll, between the two phases).
+            restarted with the new one (the app's roll, between the two phases);
+  reload    instead of the roll: the same rotation under clients that read the password
+            file (REDIS_PASSWORD_FILE, a sandbox SecretVolume), from the moment their
+            file is refreshed (the kubelet's swap) until no connection made with the old
+            password is left (the runner's own check): the clients' reconnection;
+  retire-reloaded  retire under those clients, never restarted.
 
 For each phase, the same clients' writes in the window right after it, of the same
 length and under the same load with nothing happening, are the plain baseline:
@@ -35,18 +40,21 @@ from contextlib import contextmanager
 from benchmarks import REPO_ROOT, emit, log, median
 from benchmarks.harness import NODE_MODULES, WAIT_MS, generated_repo, running_topology
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
+from redis_scaffold.sandbox.secret_volume import SecretVolume
 
 CLIENTS = ("python", "node")
 NAME, KEY = "bench-rotation", "db-password"
 MIN_WINDOW_S = 0.5  # a phase shorter than this is measured (and compared) over this much time
+MOVE_TIMEOUT_S = 30  # bounded wait for the reloading clients' old connections to go
+PHASES = ("rotate", "retire", "reload", "retire-reloaded")
 PYTHON = REPO_ROOT / ".venv-clients" / "redis-py-newest" / "bin" / "python"
 
 
 class Apps:
     """The two generated clients, each a process with the app's env as it is now."""
 
-    def __init__(self, topo, tag: str) -> None:
-        env = topo.app_env()
+    def __init__(self, topo, tag: str, password_file=None) -> None:
+        env = topo.app_env(password_file)
         apps = {
             "python": PythonApp(topo.repo, env, PYTHON),
             "node": NodeApp(topo.repo, env, NODE_MODULES),
@@ -96,6 +104,29 @@ def rotation(topo, sm):
     ]
     servers = Servers(endpoints, topo.master_set, timeout=1.0)
     return Rotation(SecretVersions(sm, NAME, KEY), servers, say=lambda _line: None)
+
+
+def since(sm) -> float:
+    from redis_scaffold.service.rotate import SINCE_TAG
+
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME)["Tags"]}
+    return float(tags[SINCE_TAG])
+
+
+def wait_until_moved(topo, sm, password: str) -> None:
+    """Poll (bounded) until no server holds a client connection older than the new
+    password: the runner's own check (Rotation.old_connections)."""
+    runner = rotation(topo, sm)
+    clients = runner.servers.require_all([password])
+    deadline = time.monotonic() + MOVE_TIMEOUT_S
+    try:
+        while runner.old_connections(clients, since(sm)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the clients reading the password file did not reconnect")
+            time.sleep(0.02)
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def p99_ms(load, start: float, end: float) -> float | None:
@@ -149,6 +180,28 @@ def one_run(topo, sm, n: int) -> dict:
     finally:
         after.stop()
     topo.set_secret(new, "")
+
+    # The same rotation under clients that read their mounted Secret: no roll.
+    volume = SecretVolume(topo.workdir / f"bench-rotation-{n}-secret")
+    volume.write(new)
+    reloading = Apps(topo, f"bench-rotation-{n}-file", volume.path).start()
+    try:
+        rotation(topo, sm).run(max_steps=2)
+        newer = json.loads(
+            sm.get_secret_value(SecretId=NAME, VersionStage="AWSCURRENT")["SecretString"]
+        )[KEY]
+        topo.set_secret(newer, new)
+        time.sleep(2)  # as above: connections made now are unmistakably newer
+
+        def reload() -> None:
+            volume.write(newer)  # the kubelet refreshes the mount
+            wait_until_moved(topo, sm, newer)
+
+        results["reload"] = window(reloading, reload)
+        results["retire-reloaded"] = window(reloading, lambda: rotation(topo, sm).run(max_steps=1))
+    finally:
+        reloading.stop()
+    topo.set_secret(newer, "")
     return results
 
 
@@ -166,7 +219,7 @@ def measure(runs: int, engine: str) -> list[dict]:
         for n in range(runs):
             log(f"rotation ({engine}): run {n + 1}/{runs}")
             per_run.append(one_run(topo, sm, n))
-        for phase in ("rotate", "retire"):
+        for phase in PHASES:
             for client in CLIENTS:
                 cells = [r[phase][client] for r in per_run]
 

@@ -486,6 +486,7 @@ def check_app(objs: list[dict], e: dict, other_env: list[str]) -> None:
             "REDIS_SENTINEL_PORT",
             "REDIS_MASTER_SET",
             "REDIS_PASSWORD",
+            "REDIS_PASSWORD_FILE",
             *other_env,
         ]
     )
@@ -499,6 +500,17 @@ def check_app(objs: list[dict], e: dict, other_env: list[str]) -> None:
     assert env["REDIS_PASSWORD"] == {
         "name": "REDIS_PASSWORD",
         "valueFrom": {"secretKeyRef": {"name": e["name"], "key": e["secret_key"]}},
+    }
+    # The same password as a file the kubelet refreshes (a rotation without a restart):
+    # the Secret's key as `password`, mounted without subPath (a subPath is never refreshed).
+    path = env["REDIS_PASSWORD_FILE"]["value"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "redis-password"]
+    assert mount == {"name": "redis-password", "mountPath": "/etc/redis-password", "readOnly": True}
+    assert path == f"{mount['mountPath']}/password"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["redis-password"]["secret"] == {
+        "secretName": e["name"],
+        "items": [{"key": e["secret_key"], "path": "password"}],
     }
 
 

@@ -16,7 +16,11 @@ one run per step, as a pipeline would, and meets on the way what a real team mee
     saying which servers hold old connections;
   - the delivery refreshes (the Kubernetes Secret holds both passwords) and a replica
     restarts: it accepts both;
-  - the apps roll (new processes, new password), and the master is SIGKILLed: the
+  - the apps' mounted Secret refreshes (a SecretVolume, swapped as the kubelet does): the
+    two apps that read REDIS_PASSWORD_FILE move to the new password WITHOUT a restart
+    (no connection of theirs older than the change, 0 failed writes), while the two
+    that read REDIS_PASSWORD only still make `secret rotate` refuse (exit 32);
+  - those roll (new processes, new password), and the master is SIGKILLed: the
     sentinels fail over, the old master comes back from the new Secret and rejoins;
   - the last run removes the old password;
   - a replica restarted before the delivery refreshed again accepts it once more: the
@@ -36,10 +40,12 @@ says, and no password in anything the runner said nor in any server log.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -51,6 +57,7 @@ from redis_scaffold.project import load_spec
 from redis_scaffold.sandbox.cluster import LocalCluster
 from redis_scaffold.sandbox.load import ClusterWriteLoad
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
+from redis_scaffold.sandbox.secret_volume import SecretVolume
 from redis_scaffold.sandbox.sentinel import LocalSentinel
 from redis_scaffold.service.rotate import (
     SINCE_TAG,
@@ -130,9 +137,10 @@ class Team:
         servers = Servers(endpoints(self.topo), self.topo.master_set, timeout=1.0)
         return Rotation(SecretVersions(self.sm, NAME, KEY), servers, say=self.said.append)
 
-    def start_apps(self, story: str) -> list:
-        """Each app a process of its own (a roll is a new process, with the Secret as it is now)."""
-        env, replicas = self.topo.app_env(), len(self.topo.nodes) - 1
+    def start_apps(self, story: str, password_file: Path | None = None) -> list:
+        """Each app a process of its own (a roll is a new process, with the Secret as it is
+        now); password_file: the apps read their mounted Secret (REDIS_PASSWORD_FILE)."""
+        env, replicas = self.topo.app_env(password_file), len(self.topo.nodes) - 1
         apps = {
             "py": PythonApp(self.topo.repo, env, PYTHON),
             "node": NodeApp(self.topo.repo, env, NODE_MODULES),
@@ -179,15 +187,58 @@ def accepts(topo: LocalSentinel, password: str) -> dict[str, bool]:
     return out
 
 
+def tags(sm) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME)["Tags"]}
+
+
 def roll_after_the_change(sm) -> None:
     """Bounded poll until a connection opened now is unmistakably younger than the new
     password (the runner's check: CLIENT LIST ages are whole seconds, and the
     password-current-since tag is rounded up, so a connection made within a second of it
     counts as old). A real roll comes minutes later; here it comes within a second."""
-    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME)["Tags"]}
-    since = float(tags[SINCE_TAG])
+    since = float(tags(sm)[SINCE_TAG])
     while time.time() < since + 1.5:
         time.sleep(0.1)
+
+
+def old_connection_pids(topo: LocalSentinel, since: float) -> set[int]:
+    """The processes holding a client connection that the runner counts as older than
+    `since` (its own rule, service/rotate.py old_connections), found by their local port."""
+    max_age = time.time() - since - 1
+    ports = set()
+    for node in topo.nodes:
+        for role in ("redis", "sentinel"):
+            with topo.client(node, role) as client:
+                for c in client.client_list():
+                    if (
+                        not c.get("name", "").startswith(("sentinel-", "redis-scaffold"))
+                        and not set(c.get("flags", "")) & {"S", "M"}
+                        and float(c.get("age", 0)) > max_age
+                    ):
+                        ports.add(int(c["addr"].rsplit(":", 1)[1]))
+    return _pids_of_tcp_ports(ports)
+
+
+def _pids_of_tcp_ports(ports: set[int]) -> set[int]:
+    """Which of our processes own a TCP socket bound to one of `ports` (/proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) in ports:
+                inodes.add(fields[9])
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                    pids.add(int(proc.name))
+                    break
+        except OSError:
+            continue
+    return pids
 
 
 def restart_replica(topo: LocalSentinel):
@@ -222,6 +273,10 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
     topo.wait_until_ready(READY_TIMEOUT_S)
 
     apps = team.start_apps("before")
+    # Two more apps that read their mounted Secret (REDIS_PASSWORD_FILE), never restarted.
+    volume = SecretVolume(topo.workdir / "app-secret")
+    volume.write(old)
+    followers = team.start_apps("file", volume.path)
     assert cli.main(["secret", "rotate", str(topo.repo), *hosts, "--steps", "1"]) == 0
     created, _ = capsys.readouterr()
     assert f"rotation of {NAME}: createSecret" in created
@@ -256,8 +311,31 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
     assert accepts(topo, old)[f"redis {replica.host}:{replica.redis_port}"]
     assert accepts(topo, new)[f"redis {replica.host}:{replica.redis_port}"]
 
-    # The apps roll onto the new password.
+    # The kubelet refreshes the apps' mounted Secret: the apps that read the file move to
+    # the new password without a restart; those that read the env only hold old
+    # connections, and `secret rotate` still refuses (exit 32) because of them alone.
     roll_after_the_change(sm)
+    volume.write(new)
+    since = float(tags(sm)[SINCE_TAG])
+    env_only = {load.pid for load in apps}
+    reading = {load.pid for load in followers}
+
+    def readers_moved() -> set[int] | None:
+        holders = old_connection_pids(topo, since)
+        return None if holders & reading else holders
+
+    holders = topo.wait_until(readers_moved, RECOVERY_S, "the file-reading apps to reconnect")
+    assert env_only <= holders, (env_only, holders)
+    moved_at = time.monotonic()
+    for load in followers:
+        assert load.wait_for_acks(ACKS, after=moved_at, timeout=RECOVERY_S), load.errors
+        assert not load.errors, (load.prefix, load.errors)  # 0 failed writes through the move
+    capsys.readouterr()
+    assert cli.main(["secret", "rotate", str(topo.repo), *hosts, "--steps", "1"]) == 32
+    _, still = capsys.readouterr()
+    assert "The old password is kept" in still, still
+
+    # The env-only apps roll onto the new password.
     rolled = team.start_apps("after")
     team.stop_apps(apps)
     # The master dies mid-rotation: the sentinels fail over (each server accepts both
@@ -294,9 +372,9 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
         for client in clients.values():
             client.close()
     topo.set_secret(new, "")
-    for load in rolled:
+    for load in rolled + followers:
         assert load.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S)
-    team.stop_apps(rolled)
+    team.stop_apps(rolled + followers)
 
     # Health: replication in sync, quorum, every write kept, no client error at all.
     topo.wait_until_ready(READY_TIMEOUT_S)
@@ -309,11 +387,13 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
         with topo.client(node) as r:
             for load in apps:  # no failover under them: every acknowledged write
                 assert load.missing(r) == [], (node.index, load.prefix)
-            for load in rolled:  # through the failover: every write WAIT confirmed
+            for load in rolled + followers:  # through the failover: every write WAIT confirmed
                 assert load.missing(r, load.confirmed) == [], (node.index, load.prefix)
     for load in apps:
         assert load.acknowledged >= ACKS and not load.errors, (load.prefix, load.errors)
-    for load in rolled:  # the failover may cost a write its retries; never a refused password
+    for load in (
+        rolled + followers
+    ):  # the failover may cost a write its retries; never a refused password
         assert len(load.confirmed) >= ACKS, load.prefix
         refused = [k for k in load.errors if re.search("auth|WRONGPASS|NOAUTH", k, re.I)]
         assert not refused, (load.prefix, load.errors)
@@ -330,6 +410,8 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
         ("\n".join(team.said) + created, "the runner's output"),
         (refused, "the refusal"),
         (str(waiting.value), "the wait"),
+        (still, "the refusal after the file apps moved"),
+        *((load.stderr, f"the app {load.prefix}") for load in followers),
         *logs,
     ):
         assert_absent(old, text, where)

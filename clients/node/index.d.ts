@@ -20,9 +20,25 @@ export interface Settings {
   /** A client certificate and key (REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE), for mutual TLS. */
   tlsCertFile: string | null;
   tlsKeyFile: string | null;
-  /** Not enumerable: never printed with the settings. */
+  /** REDIS_PASSWORD_FILE: the password is read from this file, and again when it changes. */
+  passwordFile: string | null;
+  /** Not enumerable: never printed with the settings. With passwordFile, what the file says now. */
   readonly password: string;
 }
+
+/** The password from a file the kubelet refreshes, polled; listeners get the new one. */
+export declare class PasswordFile {
+  constructor(path: string, pollMs?: number);
+  readonly path: string;
+  /** How many times the password changed since start. */
+  readonly changes: number;
+  readonly listeners: Set<(password: string) => void>;
+  /** One poll; true when the password changed now. */
+  check(): boolean;
+  close(): void;
+}
+/** The process's one PasswordFile for `path`. */
+export declare function passwordFile(path: string): PasswordFile;
 
 export interface ServiceOptions {
   envVars?: readonly string[];

@@ -11,7 +11,10 @@
  * again the moment a sentinel announces a failover (ioredis' failoverDetector:
  * `+switch-master` on every sentinel, and `+odown`). The password is needed by the
  * sentinels too. Outside Kubernetes, hosts may list several: the writer asks each, the
- * reader moves to the next one that answers.
+ * reader moves to the next one that answers. With REDIS_PASSWORD_FILE (the Secret
+ * mounted as a file, which the kubelet refreshes) the password is read from that file,
+ * and again when it changes: the clients then reconnect with the new password, so a
+ * rotation needs no restart (PasswordFile).
  *
  *     const lib = require("@example-org/redis-service-client");
  *     const settings = lib.settingsFromEnv(process.env, { downAfterMs: 5000, replicas: 2 });
@@ -34,6 +37,14 @@ const ENV_VARS = ["REDIS_HOST", "REDIS_READ_PORT", "REDIS_SENTINEL_PORT", "REDIS
 // certificate against the CA and its name (Node's check); the last two give a client
 // certificate where the servers ask for one (mutual TLS).
 const TLS_ENV_VARS = ["REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"];
+// Optional: the password as a file the kubelet refreshes (the redis-env component mounts it).
+const PASSWORD_FILE_ENV = "REDIS_PASSWORD_FILE";
+const POLL_MS = 1000;
+// A client busy when the password changes reconnects as soon as it has no command in
+// flight (checked every IDLE_CHECK_MS), or after SETTLE_MS at the latest (its commands
+// are then resent after the reconnection, as after any lost connection).
+const IDLE_CHECK_MS = 10;
+const SETTLE_MS = 5000;
 
 // Sentinel waits down-after-milliseconds (settings.downAfterMs, the service's own)
 // before it starts a failover, which then takes a second or two. A write keeps waiting
@@ -81,10 +92,116 @@ function settingsFromEnv(env = process.env, service = {}) {
     tlsCaFile: caFile || null,
     tlsCertFile: certFile || null,
     tlsKeyFile: keyFile || null,
+    passwordFile: env[PASSWORD_FILE_ENV] || null,
   };
-  // Not enumerable: never printed with the settings, never serialised.
-  Object.defineProperty(settings, "password", { value: password, enumerable: false });
+  // Not enumerable: never printed with the settings, never serialised. With a password
+  // file, what the file says now (the env's value is only what it said at the start).
+  const file = settings.passwordFile;
+  Object.defineProperty(settings, "password", file ? { get: () => passwordFile(file).password, enumerable: false } : { value: password, enumerable: false });
   return settings;
+}
+
+/**
+ * The password from a file the kubelet refreshes (REDIS_PASSWORD_FILE). The Secret is
+ * mounted as a volume (no subPath): on a rotation the kubelet writes the new files into
+ * a fresh directory and swaps the `..data` symlink to it, atomically. A timer (unref'd:
+ * it never keeps the process alive) stats the file every pollMs (the inode and mtime
+ * change with the swap) and re-reads it when they change; when the password changed it
+ * calls its listeners with it (the clients reconnect: followPasswordFile). The password
+ * is never in its errors.
+ */
+class PasswordFile {
+  constructor(path, pollMs = POLL_MS) {
+    this.path = path;
+    this.changes = 0;
+    this.stamp = this.stat();
+    Object.defineProperty(this, "password", { value: this.read(), writable: true, enumerable: false });
+    this.listeners = new Set();
+    this.timer = setInterval(() => this.check(), pollMs);
+    this.timer.unref();
+  }
+
+  stat() {
+    try {
+      const st = fs.statSync(this.path);
+      return `${st.ino}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      return null;
+    }
+  }
+
+  read() {
+    let password;
+    try {
+      password = fs.readFileSync(this.path, "utf8").replace(/[\r\n]+$/, "");
+    } catch (error) {
+      throw new Error(`${PASSWORD_FILE_ENV}: cannot read ${this.path} (${error.code})`);
+    }
+    if (!password) throw new Error(`${PASSWORD_FILE_ENV}: ${this.path} is empty`);
+    return password;
+  }
+
+  /** One poll; true when the password changed now. */
+  check() {
+    const stamp = this.stat();
+    if (stamp === null || stamp === this.stamp) return false;
+    let password;
+    try {
+      password = this.read();
+    } catch {
+      return false; // half-written or gone for a moment: keep the one we have
+    }
+    this.stamp = stamp;
+    if (password === this.password) return false;
+    this.password = password;
+    this.changes += 1;
+    for (const listener of [...this.listeners]) listener(password);
+    return true;
+  }
+
+  close() {
+    clearInterval(this.timer);
+  }
+}
+
+const passwordFiles = new Map();
+
+/** The process's one PasswordFile for `path` (one timer per file). */
+function passwordFile(path) {
+  if (!passwordFiles.has(path)) passwordFiles.set(path, new PasswordFile(path));
+  return passwordFiles.get(path);
+}
+
+/**
+ * With a password file: when the password changes, put it in the client's options
+ * (`fields`: password, and sentinelPassword for a writer) and reconnect the client as
+ * soon as no command is in flight. ioredis signs in with options.password on every
+ * (re)connection, and a writer's reconnection also renews its subscriptions to the
+ * sentinels (failoverDetector) with the new sentinelPassword; commands issued meanwhile
+ * wait in the offline queue. Its connections made with the old password are then gone
+ * within a moment, and the rotation's last step (retire) can proceed.
+ */
+function followPasswordFile(client, settings, fields) {
+  if (!settings.passwordFile) return;
+  const file = passwordFile(settings.passwordFile);
+  const listener = (password) => {
+    for (const name of fields) client.options[name] = password;
+    reconnectWhenIdle(client, Date.now() + SETTLE_MS);
+  };
+  file.listeners.add(listener);
+  client.once("end", () => file.listeners.delete(listener));
+}
+
+function reconnectWhenIdle(client, deadline) {
+  if (client.status === "end" || client.status === "close") return;
+  if (client.status !== "ready" || (client.commandQueue.length > 0 && Date.now() < deadline)) {
+    // Connecting (it signs in with the new password) or busy: look again in a moment.
+    if (client.status === "ready" || Date.now() < deadline) {
+      setTimeout(() => reconnectWhenIdle(client, deadline), IDLE_CHECK_MS).unref();
+    }
+    return;
+  }
+  client.disconnect(true);
 }
 
 /** No master found within the writer's giveUpMs: no sentinel answered, or none named one. */
@@ -143,6 +260,7 @@ function reader(settings = settingsFromEnv()) {
       return backoff(attempt);
     },
   });
+  followPasswordFile(client, settings, ["password"]);
   return quiet(client);
 }
 
@@ -379,6 +497,7 @@ function writer(settings = settingsFromEnv(), { retries = defaultRetries(setting
   client.connector.client = client;
   // Not enumerable, like the password on it: never printed with the client.
   Object.defineProperty(client, "serviceSettings", { value: settings, enumerable: false });
+  followPasswordFile(client, settings, ["password", "sentinelPassword"]);
   return quiet(client);
 }
 
@@ -407,6 +526,8 @@ async function writeConfirmed(client, command, { replicas, timeoutMs = CONFIRM_T
 
 module.exports = {
   ENV_VARS,
+  PasswordFile,
+  passwordFile,
   checkIoredis,
   defaultRetries,
   failoverMs,

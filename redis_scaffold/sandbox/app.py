@@ -6,7 +6,9 @@ REDIS_PASSWORD from a secretKeyRef. On loopback the same values are read from th
 rendered component (redis_scaffold.project.app_env); only what loopback changes is
 replaced: REDIS_HOST lists every node (the snippet's outside-Kubernetes form: writer()
 asks each node's sentinel, reader() reads from the first host), and the password is
-the sandbox's own.
+the sandbox's own. REDIS_PASSWORD_FILE (the Secret mounted as a file) names a
+secret_volume.SecretVolume's file when one is given, and is left out otherwise (an app
+that reads the env only).
 
     app = GeneratedApp(repo, env)       # or LocalSentinel.app()
     app.writer().set("k", "v"); app.reader().get("k")
@@ -26,6 +28,7 @@ from redis_scaffold.service.check import TlsFiles
 
 CLIENT_PATH = Path("client/python/redis_client.py")
 LIBRARY_SRC = Path("clients/python/src")
+PASSWORD_FILE_ENV = "REDIS_PASSWORD_FILE"
 _loaded = itertools.count()
 
 
@@ -58,16 +61,20 @@ def loopback_env(
     sentinel_port: int,
     password: str,
     tls: TlsFiles | None = None,
+    password_file: Path | None = None,
 ) -> dict[str, str]:
     """The rendered redis-env values, with the loopback hosts, ports and password (and,
     with tls, the sandbox's CA file where the app's CA ConfigMap is mounted, and the
-    app's own certificate where the servers ask for one)."""
-    return app_env(repo) | {
+    app's own certificate where the servers ask for one; with password_file, the
+    mounted password's path, REDIS_PASSWORD_FILE, which is dropped otherwise)."""
+    env = {k: v for k, v in app_env(repo).items() if k != PASSWORD_FILE_ENV}
+    return env | {
         "REDIS_HOST": ",".join(hosts),
         "REDIS_READ_PORT": str(redis_port),
         "REDIS_SENTINEL_PORT": str(sentinel_port),
         "REDIS_PASSWORD": password,
         **(tls.env() if tls else {}),
+        **({PASSWORD_FILE_ENV: str(password_file)} if password_file else {}),
     }
 
 

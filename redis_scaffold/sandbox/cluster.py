@@ -111,7 +111,7 @@ class ClusterStage(ConfigStage):
             "LANG": "C",
             "REDIS_PASSWORD": self.password,
             "REDIS_PASSWORD_PREVIOUS": self.previous_password,
-            "PASSWORD_FILE": str(self.secret_volume.file("password")),
+            "PASSWORD_FILE": str(self.secret_volume.path),
             "PEER_HOSTS": " ".join(n.host for n in nodes),
             "REDIS_PORT": str(nodes[0].redis_port),
             "CONFIG_DIR": str(self.config_dir),

@@ -195,6 +195,11 @@ class NodeWriteLoad(LoadRecord):
                 started, acked = self._mono(record["started"]), self._mono(record["acked"])
                 self.acks.append(Ack(record["seq"], started, acked, int(record["replicas"])))
 
+    @property
+    def pid(self) -> int | None:
+        """The load's process (the app), once started."""
+        return self._proc.pid if self._proc is not None else None
+
     def start(self) -> NodeWriteLoad:
         self._proc = self.app.spawn_load(
             self.prefix, self.wait_replicas, self.wait_ms, self.pause_s * 1000, self.max_seconds

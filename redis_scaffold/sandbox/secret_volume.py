@@ -1,11 +1,15 @@
-"""A Kubernetes Secret mounted as a volume, as the kubelet lays it out, on local disk.
+"""A Kubernetes Secret volume on disk, written the way the kubelet writes it.
 
-The kubelet writes a Secret volume's files into a new timestamped directory, then swaps
-the `..data` symlink to it in one rename; each key's file is a symlink through `..data`.
-A reader therefore sees either the old set of files or the new one, never a mix, and the
-files change in place when the Secret changes (no subPath), while the containers' env
-keeps what it held when they started. The sandbox uses it for what the generated
-StatefulSets and Deployments mount (PASSWORD_FILE, REDIS_PASSWORD_FILE).
+The kubelet's atomic writer puts a Secret's keys in a timestamped directory
+(`..2026_12_03_06_30_00.123456789/password`), points the `..data` symlink at it, and
+gives each key a symlink through it (`password -> ..data/password`). On an update it
+writes a new timestamped directory, swaps `..data` to it with one rename (a reader sees
+the old file or the new one, never half of either), then removes the old directory.
+
+    volume = SecretVolume(workdir / "redis-password")
+    volume.write(password)                 # the mount as the pod starts
+    env["REDIS_PASSWORD_FILE"] = str(volume.path)
+    volume.write(new_password)             # the Secret changed: the kubelet refreshed it
 """
 
 from __future__ import annotations
@@ -19,35 +23,33 @@ DATA = "..data"
 
 
 class SecretVolume:
-    """The mount point `path`; write() is one refresh of the Secret by the kubelet."""
+    """One key (`key`, the file name the redis-env component's `items` give it) of a
+    Secret, mounted at `root`. Files are created 0600 in a 0700 directory."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, root: Path, key: str = "password") -> None:
+        self.root, self.key = Path(root), key
 
-    def file(self, key: str) -> Path:
-        return self.path / key
+    @property
+    def path(self) -> Path:
+        """What the app reads (REDIS_PASSWORD_FILE)."""
+        return self.root / self.key
 
-    def write(self, files: dict[str, str]) -> None:
-        """Replace the volume's files with `files` (key -> value) in one atomic swap."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.path.chmod(0o700)
-        version = self.path / f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{time.monotonic_ns()}"
-        version.mkdir(mode=0o700)
-        for key, value in files.items():
-            target = version / key
-            target.write_text(value)
-            target.chmod(0o400)
-        staged = self.path / "..data_tmp"
-        staged.unlink(missing_ok=True)
-        staged.symlink_to(version.name)
-        old = os.readlink(self.path / DATA) if (self.path / DATA).is_symlink() else None
-        os.replace(staged, self.path / DATA)
-        for key in files:
-            link = self.path / key
-            if not link.is_symlink():
-                link.symlink_to(f"{DATA}/{key}")
-        for stale in self.path.iterdir():
-            if stale.is_symlink() and stale.name not in files and not stale.name.startswith(".."):
-                stale.unlink()
+    def write(self, value: str) -> None:
+        """Publish `value` atomically, as the kubelet does on a Secret's update."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime()) + f"{time.time_ns():d}"
+        fresh = self.root / stamp
+        fresh.mkdir(mode=0o700)
+        fd = os.open(fresh / self.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+        data = self.root / DATA
+        old = os.readlink(data) if data.is_symlink() else None
+        tmp = self.root / "..data_tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(stamp)
+        tmp.rename(data)  # the atomic swap
+        if not self.path.is_symlink():
+            self.path.symlink_to(Path(DATA) / self.key)
         if old:
-            shutil.rmtree(self.path / old, ignore_errors=True)
+            shutil.rmtree(self.root / old, ignore_errors=True)

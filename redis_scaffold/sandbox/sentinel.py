@@ -259,8 +259,10 @@ class LocalSentinel:
         return self
 
     # ------------------------------------------------------------------ the app
-    def app_env(self) -> dict[str, str]:
-        """What the generated redis-env component gives the app, on these loopback pods."""
+    def app_env(self, password_file: Path | None = None) -> dict[str, str]:
+        """What the generated redis-env component gives the app, on these loopback pods
+        (password_file: the app's mounted Secret, a secret_volume.SecretVolume's path;
+        without it the app reads REDIS_PASSWORD only)."""
         return loopback_env(
             self.repo,
             [n.host for n in self.nodes],
@@ -268,6 +270,7 @@ class LocalSentinel:
             self.sentinel_port,
             self.password,
             self.tls,
+            password_file,
         )
 
     def app(self) -> GeneratedApp:

@@ -102,7 +102,7 @@ class ConfigStage:
         """What the Kubernetes Secret holds from now on: the processes started from now
         get it in their env, and the mounted volume changes in place for every pod."""
         self.password, self.previous_password = password, previous
-        self.secret_volume.write({"password": password})
+        self.secret_volume.write(password)
 
     def tls_dir(self, node) -> Path:
         """The node's TLS_DIR: its certificate Secret, as mounted (tls: yes)."""
@@ -208,7 +208,7 @@ class ConfigStage:
             "LANG": "C",
             "REDIS_PASSWORD": self.password,
             "REDIS_PASSWORD_PREVIOUS": self.previous_password,
-            "PASSWORD_FILE": str(self.secret_volume.file("password")),
+            "PASSWORD_FILE": str(self.secret_volume.path),
             "ANNOUNCE_HOST": node.host,
             "BIND_ADDRESS": node.host,
             "PEER_HOSTS": " ".join(n.host for n in nodes),

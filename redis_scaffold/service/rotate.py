@@ -401,8 +401,9 @@ class Rotation:
                     "The old password is kept: client connections older than the new "
                     f"password ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(since))} UTC) "
                     f"are still open on {', '.join(lagging)}. Refresh the delivery (ESO "
-                    "refresh or Argo CD sync), roll the app and the Redis StatefulSet, then "
-                    "run again."
+                    "refresh or Argo CD sync), roll the Redis StatefulSet and the apps that "
+                    "read REDIS_PASSWORD (the generated Sentinel clients reconnect by "
+                    "themselves once their mounted Secret is refreshed), then run again."
                 )
             for ep, client in clients.items():
                 try:
