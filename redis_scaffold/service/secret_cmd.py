@@ -168,7 +168,12 @@ def rotate(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
         target.tls_on,
     )
     servers = Servers(target.endpoints, target.master_set, tls=tls)
-    rotation = Rotation(SecretVersions(client, spec.name, spec.key), servers)
+    # Each line as it happens: a CronJob's log (kubectl logs) shows where a run stands.
+    rotation = Rotation(
+        SecretVersions(client, spec.name, spec.key),
+        servers,
+        say=lambda line: print(line, flush=True),
+    )
     if args.wait is None:
         last = rotation.run(max_steps=args.steps)
     else:
