@@ -377,9 +377,10 @@ def the_runner_as_the_kubelet_starts_it(repo: Path, topo: LocalSentinel) -> tupl
 def test_the_scheduled_runner_rotates_from_its_cronjob_waiting_for_the_apps_roll(
     topology, moto_server
 ):
-    """The CronJob's own command and env (from the rendered manifest), run as one
-    process against the loopback pods and the AWS emulator: it does every step in one
-    run and waits at retire until the apps have rolled, then retires the old password."""
+    """The CronJob's own command and env (from the rendered manifest), run as the Job's
+    process against the loopback pods and the AWS emulator: a run does every step and
+    waits at retire for the apps' roll; one whose wait ends first exits 32 and the next
+    run resumes there, waits until the apps have rolled, and retires the old password."""
     topo = topology
     emulator.reset(moto_server)
     aws = emulator.aws_env(moto_server)
@@ -396,25 +397,29 @@ def test_the_scheduled_runner_rotates_from_its_cronjob_waiting_for_the_apps_roll
     command, env = the_runner_as_the_kubelet_starts_it(topo.repo, topo)
     assert command[:4] == ["redis-scaffold", "secret", "rotate", "--from-env"]
     assert not any(old in value for value in env.values())  # the spec holds no password
-    runner = subprocess.Popen(
-        command,
-        env=env | aws,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd="/",  # no repository: the image has none
-    )
+
+    def start_runner(wait_s: float) -> subprocess.Popen:
+        """One Job's pod: no repository in the image, so no working directory to read."""
+        args = list(command)
+        args[args.index("--wait") + 1] = str(wait_s)
+        return subprocess.Popen(
+            args, env=env | aws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/"
+        )
+
+    # The first Job: every step to finishSecret, then it waits (1 s here) for the apps,
+    # which still hold OLD, and gives up with exit 32, the old password kept.
+    first = start_runner(1)
+    said_first, gave_up = first.communicate(timeout=RECOVERY_S)
+    assert first.returncode == ClientsNotMovedError.exit_code, gave_up
+    assert "waited 1 s in this run" in gave_up and "finishSecret" in said_first
+    new = team.stage("AWSCURRENT")[KEY]
+    assert team.stage("AWSCURRENT")[f"{KEY}_previous"] == old
+    assert all(accepts(topo, old).values()) and all(accepts(topo, new).values())
+
+    # The next Job resumes at retire and waits while the delivery refreshes and the apps
+    # roll (new processes, new password); the old apps stop last.
+    runner = start_runner(RECOVERY_S)
     try:
-        # finishSecret done: the runner now waits at retire (the apps hold OLD).
-        deadline = time.monotonic() + RECOVERY_S
-        while not team.stage("AWSCURRENT").get(f"{KEY}_previous"):
-            assert runner.poll() is None, runner.communicate()
-            assert time.monotonic() < deadline, "the runner did not reach finishSecret"
-            time.sleep(0.2)
-        new = team.stage("AWSCURRENT")[KEY]
-        assert team.stage("AWSCURRENT")[f"{KEY}_previous"] == old
-        assert runner.poll() is None  # waiting for the clients, not exited
-        # The delivery refreshes and the apps roll (new processes, new password).
         topo.set_secret(new, old)
         roll_after_the_change(sm)
         rolled = team.start_apps("cron-after")
@@ -437,7 +442,10 @@ def test_the_scheduled_runner_rotates_from_its_cronjob_waiting_for_the_apps_roll
         assert load.acknowledged >= ACKS and not load.errors, (load.prefix, load.errors)
     for load in rolled:
         assert not load.errors, (load.prefix, load.errors)
-    for text, where in ((said, "the runner's log"), (errors, "the runner's stderr")):
+    for text, where in (
+        (said_first + said, "the runners' logs"),
+        (gave_up + errors, "the runners' stderr"),
+    ):
         assert_absent(old, text, where)
         assert_absent(new, text, where)
 

@@ -145,7 +145,10 @@ def rotate(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
 
     environ = os.environ if environ is None else environ  # the CLI boundary
     if bool(args.project_dir) == bool(args.from_env):
-        raise UsageError("secret rotate: give PROJECT_DIR or --from-env (one of them)")
+        raise UsageError(
+            "give either PROJECT_DIR (a generated repository) or --from-env (the "
+            "rotation CronJob's environment), not both"
+        )
     if args.from_env:
         target = target_from_env(environ, args.host or [])
         project = Path(".")
@@ -166,6 +169,7 @@ def rotate(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
             environ=environ,
         ),
         target.tls_on,
+        "REDIS_TLS" if args.from_env else "the repository's tls answer",
     )
     servers = Servers(target.endpoints, target.master_set, tls=tls)
     # Each line as it happens: a CronJob's log (kubectl logs) shows where a run stands.
