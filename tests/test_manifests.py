@@ -688,7 +688,7 @@ def test_the_rotation_component_renders_a_locked_down_cronjob_the_redis_policy_a
     sa = one(base, "ServiceAccount", pod["serviceAccountName"])
     assert sa["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/"
-        "shopping-cart-redis-rotate-us-east-1"  # the role rotation-runner.tf makes
+        "shopping-cart-redis-rotate-us-east-1"  # the role terraform/iam.tf makes
     }
     assert sa["automountServiceAccountToken"] is False
     assert not [o for o in base if o["kind"] in ("Role", "RoleBinding", "ClusterRoleBinding")]
