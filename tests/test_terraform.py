@@ -276,11 +276,14 @@ def test_the_rotation_role_trusts_only_the_runner_and_rotates_only_this_secret(
             "redis_namespace": "cache",
         }
     )
-    assert tfvars_of(project).items() >= {
-        "rotation_oidc_provider_arn": OIDC_PROVIDER,  # the default: the answer above
-        "rotation_role_name": "shopping-cart-redis-rotate-us-east-1",
-        "rotation_service_account": "system:serviceaccount:cache:shopping-cart-redis-rotation",
-    }.items()
+    assert (
+        tfvars_of(project).items()
+        >= {
+            "rotation_oidc_provider_arn": OIDC_PROVIDER,  # the default: the answer above
+            "rotation_role_name": "shopping-cart-redis-rotate-us-east-1",
+            "rotation_service_account": "system:serviceaccount:cache:shopping-cart-redis-rotation",
+        }.items()
+    )
     tf = terraform(project)
     tf("fmt", "-check", "-diff", "-recursive")
     tf.use_emulator(aws_env.endpoint)
