@@ -160,8 +160,8 @@ class Team:
         for load in loads:
             load.stop()
 
-    def stage(self, stage: str, name: str = NAME) -> dict:
-        got = self.sm.get_secret_value(SecretId=name, VersionStage=stage)
+    def stage(self, stage: str) -> dict:
+        got = self.sm.get_secret_value(SecretId=NAME, VersionStage=stage)
         return {k: Hidden(v) for k, v in json.loads(got["SecretString"]).items()}
 
 
@@ -286,6 +286,7 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
 
     assert not any(accepts(topo, old).values()), accepts(topo, old)
     assert all(accepts(topo, new).values())
+    assert_probes_follow_the_secret(topo, ("redis", "sentinel"), old)
     assert team.stage("AWSCURRENT") == {KEY: new, f"{KEY}_previous": ""}
     assert team.rotation().state() == "create"  # nothing left: the next run starts anew
     # A replica restarted before the delivery refreshed again accepts OLD once more; the
@@ -450,6 +451,33 @@ def test_the_scheduled_runner_rotates_from_its_cronjob_waiting_for_the_apps_roll
         assert_absent(new, text, where)
 
 
+def assert_probes_follow_the_secret(topo, roles: tuple[str, ...], old: str) -> None:
+    """After the old password is gone: the containers that started before the rotation
+    still hold it in their env, yet their probes (run as the kubelet runs them, in the
+    container's env) pass, signed in with the Secret's volume (PASSWORD_FILE), which
+    followed. With the env's password alone they would fail: every such pod's liveness
+    probe at once, and the kubelet would restart them together."""
+    containers = [(node, role) for node in topo.nodes for role in roles]
+    stale = [c for c in containers if topo.faults.container_env(*c)["REDIS_PASSWORD"] == old]
+    assert stale, "no container started before the rotation: the story proves nothing here"
+    for node, role in containers:
+        for mode in ("liveness", "readiness"):
+            done = topo.faults.probe(node, role, mode)
+            assert done.returncode == 0, (node.host, role, mode, done.stdout)
+    node, role = stale[0]
+    env = topo.faults.container_env(node, role)
+    del env["PASSWORD_FILE"]
+    alone = subprocess.run(
+        ["sh", str(topo.stage.script(f"health-{role}.sh")), "liveness"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
+    )
+    assert alone.returncode != 0, alone.stdout
+
+
 # ------------------------------------------------------------------ Redis Cluster
 @pytest.fixture(scope="module")
 def cluster(template_src, tmp_path_factory):
@@ -531,6 +559,7 @@ def test_a_cluster_rotates_under_load_with_a_node_restarted_mid_way(cluster, sec
 
     refused, accepted = cluster_accepts(c, old), cluster_accepts(c, new)
     assert not any(refused.values()) and all(accepted.values()), (refused, accepted)
+    assert_probes_follow_the_secret(c, ("redis",), old)
     c.wait_until_ready(READY_TIMEOUT_S)
     reader = c.app()
     try:

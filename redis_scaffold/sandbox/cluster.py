@@ -111,6 +111,7 @@ class ClusterStage(ConfigStage):
             "LANG": "C",
             "REDIS_PASSWORD": self.password,
             "REDIS_PASSWORD_PREVIOUS": self.previous_password,
+            "PASSWORD_FILE": str(self.secret_volume.file("password")),
             "PEER_HOSTS": " ".join(n.host for n in nodes),
             "REDIS_PORT": str(nodes[0].redis_port),
             "CONFIG_DIR": str(self.config_dir),
@@ -181,9 +182,10 @@ class LocalCluster:
 
     def set_secret(self, password: str, previous: str = "") -> None:
         """What the Kubernetes Secret now holds (a rotation's delivery refreshed): nodes
-        started from now on get it; running ones keep theirs, as in a pod."""
-        self.password = self.stage.password = password
-        self.stage.previous_password = previous
+        started from now on get it; running ones keep it in their env, as in a pod, and
+        the mounted Secret volume (PASSWORD_FILE) changes in place for all."""
+        self.password = password
+        self.stage.set_secret(password, previous)
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> LocalCluster:

@@ -4,6 +4,8 @@ kill        a signal to a pod's redis or sentinel: SIGKILL (a crash), SIGSTOP /
             SIGCONT (a hang and its end), SIGTERM (an orderly stop)
 restart     the container restarts: same data and run dirs, start script run afresh
 handover    the generated preStop hook (pre-stop.sh): a planned stop of the master
+probe       a generated probe script (health-redis.sh / health-sentinel.sh), as the
+            kubelet runs it: in the container, with the env it started with
 """
 
 from __future__ import annotations
@@ -37,14 +39,31 @@ class Faults:
         self.supervisor.terminate((node.index, role))
         return self.start(node, role)
 
+    def container_env(self, node: Node, role: str = "redis") -> dict[str, str]:
+        """The env of the node's `role` container: what its process started with (a
+        Secret changed since reaches its mounted volume, not its env)."""
+        launch = self.supervisor.launch_of((node.index, role))
+        return dict(launch.env) if launch else self.stage.env(node, self.nodes, role)
+
     def handover(self, node: Node, timeout_s: int = 30) -> subprocess.CompletedProcess:
         """Run the generated preStop hook (pre-stop.sh) for the node's redis."""
-        env = self.stage.env(node, self.nodes) | {"PRESTOP_TIMEOUT": str(timeout_s)}
+        env = self.container_env(node) | {"PRESTOP_TIMEOUT": str(timeout_s)}
         return subprocess.run(
             ["sh", str(self.stage.script("pre-stop.sh"))],
             env=env,
             capture_output=True,
             text=True,
             timeout=timeout_s + 15,
+            check=False,
+        )
+
+    def probe(self, node: Node, role: str, mode: str) -> subprocess.CompletedProcess:
+        """Run the generated probe of `role` (startup, liveness or readiness)."""
+        return subprocess.run(
+            ["sh", str(self.stage.script(f"health-{role}.sh")), mode],
+            env=self.container_env(node, role),
+            capture_output=True,
+            text=True,
+            timeout=15,
             check=False,
         )

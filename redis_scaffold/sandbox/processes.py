@@ -80,6 +80,7 @@ class Supervisor:
 
     def __init__(self) -> None:
         self._procs: dict[Key, subprocess.Popen] = {}
+        self._launches: dict[Key, Launch] = {}
         self._finalizer = weakref.finalize(self, stop_all, self._procs)
 
     def spawn(self, key: Key, launch: Launch) -> subprocess.Popen:
@@ -96,7 +97,13 @@ class Supervisor:
                 preexec_fn=_die_with_parent,
             )
         self._procs[key] = proc
+        self._launches[key] = launch
         return proc
+
+    def launch_of(self, key: Key) -> Launch | None:
+        """How `key` was last started: its env is what a probe or a hook run in its
+        container sees (fixed when the container started)."""
+        return self._launches.get(key)
 
     def get(self, key: Key) -> subprocess.Popen | None:
         return self._procs.get(key)

@@ -229,9 +229,10 @@ class LocalSentinel:
 
     def set_secret(self, password: str, previous: str = "") -> None:
         """What the Kubernetes Secret now holds (a rotation's delivery refreshed): the
-        processes started from now on get it; running ones keep theirs, as in a pod."""
-        self.password = self.stage.password = self.state.password = password
-        self.stage.previous_password = previous
+        processes started from now on get it; running ones keep it in their env, as in a pod, and
+        the mounted Secret volume (PASSWORD_FILE) changes in place for all."""
+        self.password = self.state.password = password
+        self.stage.set_secret(password, previous)
 
     # ------------------------------------------------------------------ queries
     def client(self, node: Node | int, role: str = "redis", timeout: float = 1.0) -> redis.Redis:

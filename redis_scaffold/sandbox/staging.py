@@ -8,6 +8,8 @@ What a pod's containers get, rebuilt on the machine (see the generated config/co
     REDIS_PASSWORD = the password, passed in the environment only,
     REDIS_PASSWORD_PREVIOUS = the previous password during a rotation (the Secret's
                  "<key>_previous"; empty otherwise),
+    PASSWORD_FILE = the current password as the Secret's volume holds it
+                 (sandbox/secret_volume.py): it follows the Secret, the env does not,
     EXTRA_CONF = a small file of sandbox-only lines, appended to the runtime config
                  (later lines win), so the generated files are never edited.
 TLS_DIR = with tls (the StatefulSet sets it), the node's certificate from the sandbox's
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis_scaffold.sandbox.nodes import Node, TopologyError
+from redis_scaffold.sandbox.secret_volume import SecretVolume
 from redis_scaffold.sandbox.tls import CertificateAuthority
 
 CONFIG_SUBDIR = Path("manifest/redis/base/config")
@@ -89,10 +92,17 @@ class ConfigStage:
         self.master_set = master_set
         self.password = password
         self.previous_password = ""  # the Secret's "<key>_previous" (set_secret())
+        self.secret_volume = SecretVolume(self.workdir / "secret")  # the pods' mount of it
         self.timing = timing
         self.bin_dir = bin_dir
         self.commands = dict(commands or {})  # the engine's programs, as the StatefulSet names them
         self.tls_ca = tls_ca  # tls: the CA that signs every node's certificate
+
+    def set_secret(self, password: str, previous: str = "") -> None:
+        """What the Kubernetes Secret holds from now on: the processes started from now
+        get it in their env, and the mounted volume changes in place for every pod."""
+        self.password, self.previous_password = password, previous
+        self.secret_volume.write({"password": password})
 
     def tls_dir(self, node) -> Path:
         """The node's TLS_DIR: its certificate Secret, as mounted (tls: yes)."""
@@ -133,6 +143,7 @@ class ConfigStage:
         redis7 = self._redis_major() >= 7
         redis_lines = f"shutdown-timeout {SHUTDOWN_TIMEOUT_S}\n" if redis7 else ""
         self.extra_conf("redis").write_text(redis_lines)
+        self.set_secret(self.password, self.previous_password)
         lines = []
         if self.timing.down_after_ms is not None:
             lines.append(
@@ -197,6 +208,7 @@ class ConfigStage:
             "LANG": "C",
             "REDIS_PASSWORD": self.password,
             "REDIS_PASSWORD_PREVIOUS": self.previous_password,
+            "PASSWORD_FILE": str(self.secret_volume.file("password")),
             "ANNOUNCE_HOST": node.host,
             "BIND_ADDRESS": node.host,
             "PEER_HOSTS": " ".join(n.host for n in nodes),

@@ -15,6 +15,8 @@
 #   DATA_DIR        the persistent volume (AOF, RDB, last known master)
 #   RUN_DIR         writable scratch space for the runtime configs (mode 600)
 # Optional:
+#   PASSWORD_FILE   the Secret's volume (its current password): the probes and the
+#                   pre-stop hook sign in with it when it is there (cli-functions: cli_password)
 #   TLS_DIR         set (tls: yes): the certificate Secret's mount (tls.crt, tls.key,
 #                   ca.crt); the servers then listen with TLS only and every CLI call
 #                   speaks TLS (cli-functions: cli, tls_conf)
@@ -47,14 +49,14 @@ local_host() {
   if [ "$BIND_ADDRESS" = "0.0.0.0" ]; then echo 127.0.0.1; else echo "$BIND_ADDRESS"; fi
 }
 
-# rcli HOST PORT COMMAND...: one bounded CLI call, password from the environment.
+# rcli HOST PORT COMMAND...: one bounded CLI call (cli).
 rcli() {
   _h=$1 _p=$2
   shift 2
   cli "$CLI_TIMEOUT" -h "$_h" -p "$_p" --raw "$@"
 }
 
-# cli SECONDS ARGS...: the engine's CLI, bounded, password from the environment; with
+# cli SECONDS ARGS...: the engine's CLI, bounded, signed in with cli_password; with
 # TLS_DIR set (tls: the certificate Secret's mount, tls.crt, tls.key and ca.crt as
 # cert-manager writes them) it speaks TLS, this pod's certificate as its client's.
 cli() {
@@ -63,8 +65,21 @@ cli() {
   if [ -n "${TLS_DIR:-}" ]; then
     set -- --tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/tls.crt" --key "$TLS_DIR/tls.key" "$@"
   fi
-  REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
-    timeout "$_t" "${CLI_COMMAND:-redis-cli}" "$@"
+  _auth=$(cli_password)
+  REDISCLI_AUTH="$_auth" VALKEYCLI_AUTH="$_auth" timeout "$_t" "${CLI_COMMAND:-redis-cli}" "$@"
+}
+
+# cli_password: the password the probes and hooks sign in with. The Secret's volume
+# (PASSWORD_FILE) follows a password rotation in place; the env holds what the container
+# started with, which the rotation's last step removes from every server. Reading the
+# file keeps a container started before a rotation healthy after it (no probe failure,
+# no restart); the env is the fallback where the file is absent or empty.
+cli_password() {
+  if [ -n "${PASSWORD_FILE:-}" ] && [ -s "$PASSWORD_FILE" ]; then
+    cat "$PASSWORD_FILE"
+  else
+    printf '%s' "$REDIS_PASSWORD"
+  fi
 }
 
 # tls_conf PORT [cluster]: with TLS_DIR set, the runtime config lines that move PORT to
@@ -121,7 +136,7 @@ acl_default_user() {
     printf ' "%s"' "$(printf '>%s' "$REDIS_PASSWORD_PREVIOUS" | sed 's/[\\"]/\\&/g')"
   fi
   printf ' ~* &* +@all\n'
-}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli and cli (one bounded CLI call, password from the environment, TLS when TLS_DIR is set), tls_conf, quoted_password, acl_default_user. #}
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli and cli (one bounded CLI call, password from the Secret's volume or the environment, TLS when TLS_DIR is set), tls_conf, quoted_password, acl_default_user. #}
 {% endwith %}
 
 # Print the master's host: the most common answer of the sentinels that answer, else
@@ -180,6 +195,8 @@ extra_conf() {
 # The bootstrap (bootstrap-cluster.sh) also needs:
 #   CLUSTER_REPLICAS  replicas per master
 # Optional:
+#   PASSWORD_FILE     the Secret's volume (its current password): the probes and the
+#                     pre-stop hook sign in with it when it is there (cli-functions: cli_password)
 #   TLS_DIR           set (tls: yes): the certificate Secret's mount (tls.crt, tls.key,
 #                     ca.crt); the server then listens with TLS only, its bus too, and
 #                     every CLI call speaks TLS (cli-functions: cli, tls_conf)
@@ -203,14 +220,14 @@ local_host() {
   if [ "$BIND_ADDRESS" = "0.0.0.0" ]; then echo 127.0.0.1; else echo "$BIND_ADDRESS"; fi
 }
 
-# rcli HOST PORT COMMAND...: one bounded CLI call, password from the environment.
+# rcli HOST PORT COMMAND...: one bounded CLI call (cli).
 rcli() {
   _h=$1 _p=$2
   shift 2
   cli "$CLI_TIMEOUT" -h "$_h" -p "$_p" --raw "$@"
 }
 
-# cli SECONDS ARGS...: the engine's CLI, bounded, password from the environment; with
+# cli SECONDS ARGS...: the engine's CLI, bounded, signed in with cli_password; with
 # TLS_DIR set (tls: the certificate Secret's mount, tls.crt, tls.key and ca.crt as
 # cert-manager writes them) it speaks TLS, this pod's certificate as its client's.
 cli() {
@@ -219,8 +236,21 @@ cli() {
   if [ -n "${TLS_DIR:-}" ]; then
     set -- --tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/tls.crt" --key "$TLS_DIR/tls.key" "$@"
   fi
-  REDISCLI_AUTH="$REDIS_PASSWORD" VALKEYCLI_AUTH="$REDIS_PASSWORD" \
-    timeout "$_t" "${CLI_COMMAND:-redis-cli}" "$@"
+  _auth=$(cli_password)
+  REDISCLI_AUTH="$_auth" VALKEYCLI_AUTH="$_auth" timeout "$_t" "${CLI_COMMAND:-redis-cli}" "$@"
+}
+
+# cli_password: the password the probes and hooks sign in with. The Secret's volume
+# (PASSWORD_FILE) follows a password rotation in place; the env holds what the container
+# started with, which the rotation's last step removes from every server. Reading the
+# file keeps a container started before a rotation healthy after it (no probe failure,
+# no restart); the env is the fallback where the file is absent or empty.
+cli_password() {
+  if [ -n "${PASSWORD_FILE:-}" ] && [ -s "$PASSWORD_FILE" ]; then
+    cat "$PASSWORD_FILE"
+  else
+    printf '%s' "$REDIS_PASSWORD"
+  fi
 }
 
 # tls_conf PORT [cluster]: with TLS_DIR set, the runtime config lines that move PORT to
@@ -277,7 +307,7 @@ acl_default_user() {
     printf ' "%s"' "$(printf '>%s' "$REDIS_PASSWORD_PREVIOUS" | sed 's/[\\"]/\\&/g')"
   fi
   printf ' ~* &* +@all\n'
-}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli and cli (one bounded CLI call, password from the environment, TLS when TLS_DIR is set), tls_conf, quoted_password, acl_default_user. #}
+}{# Shell functions of both Kubernetes topologies' common.sh: log, rcli and cli (one bounded CLI call, password from the Secret's volume or the environment, TLS when TLS_DIR is set), tls_conf, quoted_password, acl_default_user. #}
 {% endwith %}
 
 # cluster_field HOST NAME: one field of HOST's CLUSTER INFO (empty when it does not answer).
