@@ -502,18 +502,26 @@ def test_the_scheduled_runner_rotates_from_its_cronjob_waiting_for_the_apps_roll
     # roll (new processes, new password); the old apps stop last.
     runner = start_runner(RECOVERY_S)
     try:
+        # The roll begins once the runner says it waits (its lines are flushed as they
+        # happen, as `kubectl logs` shows them): it has to wait within the one run.
+        waiting = []
+        for line in runner.stdout:
+            waiting.append(line)
+            if "looking again" in line:
+                break
+        assert "looking again" in "".join(waiting), "".join(waiting)
         topo.set_secret(new, old)
         roll_after_the_change(sm)
         rolled = team.start_apps("cron-after")
         team.stop_apps(apps)
         said, errors = runner.communicate(timeout=RECOVERY_S * 2)
+        said = "".join(waiting) + said
     finally:
         if runner.poll() is None:
             runner.kill()
             runner.communicate()
     assert runner.returncode == 0, errors
     assert f"rotation of {NAME}: done" in said
-    assert "looking again" in said  # it waited within the one run
     topo.set_secret(new, "")
     assert not any(accepts(topo, old).values()) and all(accepts(topo, new).values())
     assert team.stage("AWSCURRENT") == {KEY: new, f"{KEY}_previous": ""}
