@@ -402,7 +402,7 @@ class Rotation:
                     f"password ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(since))} UTC) "
                     f"are still open on {', '.join(lagging)}. Refresh the delivery (ESO "
                     "refresh or Argo CD sync), roll the Redis StatefulSet and the apps that "
-                    "read REDIS_PASSWORD (the generated Sentinel clients reconnect by "
+                    "read REDIS_PASSWORD (the generated clients reconnect by "
                     "themselves once their mounted Secret is refreshed), then run again."
                 )
             for ep, client in clients.items():
