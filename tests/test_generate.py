@@ -57,6 +57,7 @@ def test_defaults_reproduce_the_runbook_example(generate):
         "client_languages",
         "monitoring",  # none: no exporters (docs/design.md, "Monitoring")
         "tls",  # no: plaintext (docs/design.md, "Encryption in transit")
+        "rotation",  # no: no scheduled runner (docs/design.md, "The scheduled runner")
         "size",
         "customise",
         "create_secret",
@@ -364,6 +365,76 @@ def test_bad_secret_delivery_answers_are_refused_naming_the_fields(
     if "secret_store" in rule:
         assert "secret_store" in message
     assert not (tmp_path / "rejected").exists() or not any((tmp_path / "rejected").iterdir())
+
+
+ROTATION_IMAGE = "registry.example.com/platform/redis-scaffold:v0.3.0@sha256:" + "e" * 64
+ROTATION = {"rotation": True, "rotation_image": ROTATION_IMAGE}
+BAD_ROTATION = [
+    (
+        ROTATION | {"rotation_oidc_provider_arn": OIDC_PROVIDER, "rotation_schedule": "@monthly"},
+        "rotation_schedule",
+        "five fields",
+    ),
+    (
+        ROTATION | {"rotation_oidc_provider_arn": OIDC_PROVIDER, "rotation_schedule": "0 3 1 *"},
+        "rotation_schedule",
+        "five fields",
+    ),
+    (  # no default to fall back on: copier names the question
+        {"rotation": True, "rotation_oidc_provider_arn": OIDC_PROVIDER},
+        "rotation_image",
+        "is required",
+    ),
+    (
+        ROTATION
+        | {
+            "rotation_image": "registry.example.com/redis-scaffold:v0.3.0",
+            "rotation_oidc_provider_arn": OIDC_PROVIDER,
+        },
+        "rotation_image",
+        "pinned by digest",
+    ),
+    (ROTATION, "rotation_oidc_provider_arn", "is required"),  # no oidc_provider_arn to default from
+    (
+        ROTATION | {"rotation_oidc_provider_arn": "arn:aws:iam::123456789012:role/x"},
+        "rotation_oidc_provider_arn",
+        "IAM OIDC provider",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "answers,field,rule", BAD_ROTATION, ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(BAD_ROTATION)]
+)
+def test_bad_rotation_answers_are_refused_naming_the_field_before_anything_is_written(
+    generate, tmp_path, answers, field, rule
+):
+    with pytest.raises(ValueError) as excinfo:
+        generate(answers, name="rejected")
+    message = str(excinfo.value)
+    assert field in message and rule in message, message
+    assert not (tmp_path / "rejected").exists() or not any((tmp_path / "rejected").iterdir())
+
+
+def test_rotation_takes_the_secret_stores_oidc_provider_and_elasticache_has_none(generate):
+    repo = generate(ESO_OWN_STORE | ROTATION)
+    recorded = read_answers(repo)
+    assert recorded["rotation_oidc_provider_arn"] == OIDC_PROVIDER  # the default
+    files = {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()}
+    assert "manifest/components/redis-rotation/cronjob.yaml" in files
+    readme = " ".join((repo / "README.md").read_text().split())
+    assert "**On a schedule**" in readme and "0 3 1 * *" in readme
+    cache = generate(
+        {
+            "topology": "elasticache",
+            "vpc_id": "vpc-0123456789abcdef0",
+            "subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+            "app_security_group_id": "sg-0123456789abcdef0",
+        },
+        name="cache",
+    )
+    assert not any(k.startswith("rotation") for k in read_answers(cache))
+    assert not (cache / "manifest/components/redis-rotation").exists()
 
 
 def test_every_question_is_documented():

@@ -252,6 +252,27 @@ def test_external_secrets_with_an_empty_store_then_a_typed_oidc_arn(template_src
     story(template_src, tmp_path, answers, bad={"oidc_provider_arn": [""]})
 
 
+def test_scheduled_rotation_with_a_typed_digest_and_the_stores_oidc_arn(template_src, tmp_path):
+    """rotation yes: the image has no default and a tag alone is refused; the OIDC
+    provider's prompt starts from the SecretStore's answer (Enter keeps it)."""
+    answers = {
+        "secret_delivery": "external-secrets",
+        "secret_store": "",
+        "oidc_provider_arn": OIDC,
+        "rotation": True,
+        "rotation_schedule": "15 4 * * 1",
+        "rotation_image": "registry.example.com/redis-scaffold:v1@sha256:" + "d" * 64,
+    }
+    result = story(
+        template_src,
+        tmp_path,
+        answers,
+        bad={"rotation_image": ["registry.example.com/redis-scaffold:v1"]},
+    )
+    assert result["recorded"]["rotation_oidc_provider_arn"] == OIDC
+    assert result["terminal"].refusals == ["Validation error for question 'rotation_image'"]
+
+
 def test_cluster_customised_with_a_high_redis_port(template_src, tmp_path):
     """redis_port 60000: the bus port's default is 50000, and it is asked. With
     monitoring chosen, its namespace is asked (and typed). With TLS, the issuer is

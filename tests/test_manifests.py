@@ -612,3 +612,116 @@ def test_the_strict_eso_schemas_refuse_what_the_operator_would_drop_or_reject(ki
         )
     assert list(validator.iter_errors(good | {"metadata": {"name": "x", "uid": "1"}}))
     assert list(validator.iter_errors(good | {"apiVersion": "external-secrets.io/v1beta1"}))
+
+
+# ------------------------------------------------------ the scheduled rotation runner
+ROTATION_IMAGE = "registry.example.com/platform/redis-scaffold:0.9.0@sha256:" + "0a" * 32
+ROTATION = {
+    "rotation": True,
+    "rotation_image": ROTATION_IMAGE,
+    "rotation_oidc_provider_arn": OIDC_PROVIDER,
+    "rotation_schedule": "30 2 * * 0",
+}
+
+
+def admits(policy: dict, labels: dict, port: int) -> bool:
+    """Whether an ingress NetworkPolicy admits a pod of these labels, from its own
+    namespace, to `port` (podSelector peers and port lists only: what the policies use)."""
+    for rule in policy["spec"].get("ingress", []):
+        ports = {p["port"] for p in rule.get("ports", [])}
+        peers = [
+            p["podSelector"]["matchLabels"] for p in rule.get("from", []) if "podSelector" in p
+        ]
+        if port in ports and any(peer.items() <= labels.items() for peer in peers):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"topology": "sentinel"},
+        {
+            "topology": "cluster",
+            "tls": True,
+            "tls_issuer": "ClusterIssuer/platform-ca",
+            "customise": True,
+            "tls_auth_clients": "yes",
+        },
+    ],
+    ids=["sentinel", "cluster-mutual-tls"],
+)
+def test_the_rotation_component_renders_a_locked_down_cronjob_the_redis_policy_admits(
+    generate, answers
+):
+    repo = generate(answers | ROTATION)
+    base = kustomize(repo / "manifest/redis/base")
+    validate_strictly(base, "manifest/redis/base")
+    name, sentinel = "shopping-cart-redis-rotation", answers["topology"] == "sentinel"
+    cron = one(base, "CronJob", name)
+    assert cron["metadata"]["namespace"] == "redis"
+    spec, job = cron["spec"], cron["spec"]["jobTemplate"]["spec"]
+    assert (spec["schedule"], spec["concurrencyPolicy"]) == ("30 2 * * 0", "Forbid")
+    assert job["activeDeadlineSeconds"] == 7200 and job["backoffLimit"] >= 1
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"  # podFailurePolicy needs it
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (c,) = pod["containers"]
+    assert c["image"] == ROTATION_IMAGE
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {"requests", "limits"} <= c["resources"].keys()
+    assert c["command"][:5] == ["redis-scaffold", "secret", "rotate", "--from-env", "--wait"]
+    wait = float(c["command"][5])
+    assert 0 < wait < job["activeDeadlineSeconds"]  # the wait ends inside the run
+    env = {v["name"]: v["value"] for v in c["env"]}  # values only: no secretKeyRef
+    pods = 3 if sentinel else 6
+    assert env["PEER_HOSTS"].split() == [
+        f"shopping-cart-redis-{i}.shopping-cart-redis-headless.redis.svc.cluster.local"
+        for i in range(pods)
+    ]
+    assert (env["REDIS_SECRET_NAME"], env["REDIS_SECRET_KEY"]) == (
+        "shopping-cart-redis",
+        "db-password",
+    )
+    assert ("MASTER_SET" in env) is sentinel and ("SENTINEL_PORT" in env) is sentinel
+    if answers.get("tls"):
+        (tls,) = [v for v in pod["volumes"] if v["name"] == "tls"]
+        assert tls["secret"]["secretName"] == "shopping-cart-redis-tls"
+        assert pod["securityContext"]["fsGroup"] == 10001  # mode 0440 files readable
+        assert env["REDIS_TLS_CERT_FILE"] == "/tls/tls.crt"
+    else:
+        assert not any(k.startswith("REDIS_TLS") for k in env)
+
+    # IRSA, and no Kubernetes API access at all: no token, no Role, no RoleBinding.
+    sa = one(base, "ServiceAccount", pod["serviceAccountName"])
+    assert sa["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/"
+        "shopping-cart-redis-rotate-us-east-1"  # the role terraform/iam.tf makes
+    }
+    assert sa["automountServiceAccountToken"] is False
+    assert not [o for o in base if o["kind"] in ("Role", "RoleBinding", "ClusterRoleBinding")]
+
+    # Its own policy: nothing in; out to DNS, the Redis pods' ports and HTTPS only.
+    labels = job["template"]["metadata"]["labels"]
+    own = one(base, "NetworkPolicy", name)
+    assert own["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert own["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in own["spec"]
+    egress_ports = sorted(p["port"] for rule in own["spec"]["egress"] for p in rule["ports"])
+    assert egress_ports == sorted([53, 53, 443, 6379] + ([26379] if sentinel else []))
+    # The Redis pods' policy admits the runner on every port it signs in to.
+    redis_policy = one(base, "NetworkPolicy", "shopping-cart-redis")
+    for port in [6379] + ([26379] if sentinel else []):
+        assert admits(redis_policy, labels, port), port
+    if not sentinel:
+        assert not admits(redis_policy, labels, 16379)  # never the cluster bus
+
+    # Without rotation: no component, no trace of the runner.
+    plain = generate(answers, name="plain")
+    assert not (plain / "manifest/components/redis-rotation").exists()
+    rendered = yaml.safe_dump_all(kustomize(plain / "manifest/redis/base"))
+    assert "redis-rotation" not in rendered and "CronJob" not in rendered

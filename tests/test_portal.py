@@ -83,6 +83,10 @@ CART_ESO = {  # External Secrets Operator with a SecretStore and reader role of 
     "oidc_provider_arn": OIDC_PROVIDER,
     "app_namespace": "cart-web",
     "aws_region": "eu-west-1",
+    # and the scheduled rotation: its component, and its role in terraform/iam.tf
+    "rotation": True,
+    "rotation_image": "registry.example.com/platform/redis-scaffold@sha256:" + "f" * 64,
+    "rotation_oidc_provider_arn": OIDC_PROVIDER,
 }
 SEARCH_ESO = {  # External Secrets Operator through the platform's ClusterSecretStore
     "service_name": "search",

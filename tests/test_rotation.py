@@ -46,16 +46,19 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import boto3
 import pytest
 import redis
+import yaml
 from moto import mock_aws
 
 from redis_scaffold import cli
 from redis_scaffold.project import load_spec
+from redis_scaffold.sandbox import emulator
 from redis_scaffold.sandbox.cluster import LocalCluster
 from redis_scaffold.sandbox.load import ClusterWriteLoad
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
@@ -87,13 +90,19 @@ ACKS = 20  # writes that show a load is (still) writing
 RECOVERY_S = 60  # bounded waits, never performance targets
 NODE_MODULES = REPO_ROOT / "tests" / "node" / "node_modules"  # the newest ioredis of the range
 PYTHON = REPO_ROOT / ".venv-clients" / "redis-py-newest" / "bin" / "python"
+ROTATION = {
+    "rotation": True,
+    "rotation_image": "registry.example.com/platform/redis-scaffold@sha256:" + "c" * 64,
+    "rotation_oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.example/id/X",
+}
 
 
 @pytest.fixture(scope="module", params=["redis", "valkey"])
 def topology(request, template_src, tmp_path_factory):
     """ONE topology per engine for the module, with both client adapters generated."""
     work = tmp_path_factory.mktemp(f"rotation-{request.param}")
-    answers = {"engine": request.param, "client_languages": ["python", "node"]}
+    # rotation on: the same pods serve the scheduled runner's story (its CronJob rendered).
+    answers = {"engine": request.param, "client_languages": ["python", "node"]} | ROTATION
     repo = generate_repo(template_src, work / "svc", answers)
     topo = LocalSentinel(
         repo,
@@ -415,6 +424,111 @@ def test_a_rotation_under_load_survives_what_a_team_meets(topology, secrets_mana
         (still, "the refusal after the file apps moved"),
         *((load.stderr, f"the app {load.prefix}") for load in followers),
         *logs,
+    ):
+        assert_absent(old, text, where)
+        assert_absent(new, text, where)
+
+
+# ---------------------------------------------------- the scheduled in-cluster runner
+def the_runner_as_the_kubelet_starts_it(repo: Path, topo: LocalSentinel) -> tuple[list, dict]:
+    """The rendered CronJob's container: its command and env, exactly, except what
+    differs on loopback: the pods' names become their addresses (and ports), and the
+    wait and poll shrink to the test's bounds. The image's PATH holds redis-scaffold."""
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(repo / "manifest/redis/base")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    (cron,) = [d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "CronJob"]
+    (container,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    command = list(container["command"])
+    command[command.index("--wait") + 1] = str(RECOVERY_S)
+    command[command.index("--poll") + 1] = "0.5"
+    env = {v["name"]: v["value"] for v in container["env"]}
+    assert len(env["PEER_HOSTS"].split()) == len(topo.nodes)
+    env |= {
+        "PEER_HOSTS": " ".join(n.host for n in topo.nodes),
+        "REDIS_PORT": str(topo.redis_port),
+        "SENTINEL_PORT": str(topo.sentinel_port),
+    }
+    # The image's PATH (redis-scaffold installed), and the credentials IRSA would give it.
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    return command, env
+
+
+def test_the_scheduled_runner_rotates_from_its_cronjob_waiting_for_the_apps_roll(
+    topology, moto_server
+):
+    """The CronJob's own command and env (from the rendered manifest), run as the Job's
+    process against the loopback pods and the AWS emulator: a run does every step and
+    waits at retire for the apps' roll; one whose wait ends first exits 32 and the next
+    run resumes there, waits until the apps have rolled, and retires the old password."""
+    topo = topology
+    emulator.reset(moto_server)
+    aws = emulator.aws_env(moto_server)
+    sm = boto3.session.Session(
+        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    ).client("secretsmanager", endpoint_url=moto_server)
+    old = Hidden(topo.password)  # what the servers hold now (after the story, its NEW)
+    sm.create_secret(Name=NAME, SecretString=json.dumps({KEY: old, f"{KEY}_previous": ""}))
+    team = Team(topo, sm)
+    apps = team.start_apps("cron-before")
+
+    command, env = the_runner_as_the_kubelet_starts_it(topo.repo, topo)
+    assert command[:4] == ["redis-scaffold", "secret", "rotate", "--from-env"]
+    assert not any(old in value for value in env.values())  # the spec holds no password
+
+    def start_runner(wait_s: float) -> subprocess.Popen:
+        """One Job's pod: no repository in the image, so no working directory to read."""
+        args = list(command)
+        args[args.index("--wait") + 1] = str(wait_s)
+        return subprocess.Popen(
+            args, env=env | aws, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/"
+        )
+
+    # The first Job: every step to finishSecret, then it waits (1 s here) for the apps,
+    # which still hold OLD, and gives up with exit 32, the old password kept.
+    first = start_runner(1)
+    said_first, gave_up = first.communicate(timeout=RECOVERY_S)
+    assert first.returncode == ClientsNotMovedError.exit_code, gave_up
+    assert "waited 1 s in this run" in gave_up and "finishSecret" in said_first
+    new = team.stage("AWSCURRENT")[KEY]
+    assert team.stage("AWSCURRENT")[f"{KEY}_previous"] == old
+    assert all(accepts(topo, old).values()) and all(accepts(topo, new).values())
+
+    # The next Job resumes at retire and waits while the delivery refreshes and the apps
+    # roll (new processes, new password); the old apps stop last.
+    runner = start_runner(RECOVERY_S)
+    try:
+        topo.set_secret(new, old)
+        roll_after_the_change(sm)
+        rolled = team.start_apps("cron-after")
+        team.stop_apps(apps)
+        said, errors = runner.communicate(timeout=RECOVERY_S * 2)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    assert runner.returncode == 0, errors
+    assert f"rotation of {NAME}: done" in said
+    assert "looking again" in said  # it waited within the one run
+    topo.set_secret(new, "")
+    assert not any(accepts(topo, old).values()) and all(accepts(topo, new).values())
+    assert team.stage("AWSCURRENT") == {KEY: new, f"{KEY}_previous": ""}
+    for load in rolled:
+        assert load.wait_for_acks(ACKS, after=0, timeout=RECOVERY_S), load.errors
+    team.stop_apps(rolled)
+    for load in apps:
+        assert load.acknowledged >= ACKS and not load.errors, (load.prefix, load.errors)
+    for load in rolled:
+        assert not load.errors, (load.prefix, load.errors)
+    for text, where in (
+        (said_first + said, "the runners' logs"),
+        (gave_up + errors, "the runners' stderr"),
     ):
         assert_absent(old, text, where)
         assert_absent(new, text, where)

@@ -277,3 +277,55 @@ def test_a_directory_that_is_not_a_generated_project_is_refused(tmp_path, aws_en
     code, _, err = hook_in_process(capsys, str(tmp_path))
     assert code == 16
     assert one_paragraph(err) and "terraform.tfvars.json does not exist" in err
+
+
+# ------------------------------------------------- secret rotate --from-env (the CronJob)
+RUNNER_ENV = {
+    "REDIS_SECRET_NAME": NAME,
+    "REDIS_SECRET_KEY": "db-password",
+    "REDIS_SECRET_REGION": "us-east-1",
+    "PEER_HOSTS": "a.example b.example c.example",
+    "REDIS_PORT": "6379",
+    "SENTINEL_PORT": "26379",
+    "MASTER_SET": "shopping-cart-redis",
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        ([], RUNNER_ENV, "give either PROJECT_DIR"),
+        (["PROJECT", "--from-env"], RUNNER_ENV, "give either PROJECT_DIR"),
+        (["--from-env"], {}, "REDIS_SECRET_NAME, REDIS_SECRET_KEY, REDIS_SECRET_REGION"),
+        (["--from-env"], RUNNER_ENV | {"PEER_HOSTS": " "}, "--from-env: PEER_HOSTS not set"),
+        (["--from-env"], RUNNER_ENV | {"MASTER_SET": ""}, "--from-env: MASTER_SET not set"),
+        (["--from-env"], RUNNER_ENV | {"REDIS_PORT": "70000"}, "REDIS_PORT must be a port"),
+        (
+            ["--from-env"],
+            RUNNER_ENV | {"REDIS_TLS": "true"},
+            "TLS is on (REDIS_TLS): give the CA",
+        ),
+    ],
+    ids=["neither", "both", "nothing-set", "no-hosts", "no-master-set", "bad-port", "tls-no-ca"],
+)
+def test_rotate_from_env_refuses_what_the_cronjob_did_not_set_before_any_call(
+    tmp_path, aws_env, monkeypatch, capsys, args, env, says
+):
+    for name in [*RUNNER_ENV, "REDIS_TLS", "REDIS_TLS_CA_FILE"]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = [str(tmp_path) if a == "PROJECT" else a for a in args]
+    assert cli.main(["secret", "rotate", *args]) == 2
+    _, err = capsys.readouterr()
+    assert says in err and err.count("\n") == 1, err
+    assert err.startswith("redis-scaffold secret rotate: ") and "Traceback" not in err
+    assert aws_env.client().list_secrets()["SecretList"] == []  # nothing was called
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_rotate_wait_and_poll_take_positive_seconds(capsys, value):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["secret", "rotate", "--from-env", "--wait", value])
+    assert exited.value.code == 2
+    assert "must be a number of seconds above 0" in capsys.readouterr().err

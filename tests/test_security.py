@@ -55,6 +55,18 @@ VARIANTS = {
         "tls_issuer": "ClusterIssuer/platform-ca",
         "monitoring": "prometheus-operator",
     },
+    # The scheduled rotation: its CronJob, ServiceAccount, NetworkPolicy and IAM role,
+    # on Redis Cluster with mutual TLS (the runner mounts the servers' certificate).
+    "rotation": {
+        "rotation": True,
+        "rotation_image": "registry.example.com/platform/redis-scaffold@" + TEST_DIGEST,
+        "rotation_oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+        "topology": "cluster",
+        "tls": True,
+        "tls_issuer": "ClusterIssuer/platform-ca",
+        "customise": True,
+        "tls_auth_clients": "yes",
+    },
 }
 CHOICE_QUESTIONS = ("size", "topology", "engine", "secret_delivery", "monitoring")
 CHOICE_ANSWERS = {

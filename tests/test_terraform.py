@@ -261,6 +261,73 @@ def test_the_reader_role_trusts_only_the_stores_service_accounts_and_reads_only_
     assert f"eks.amazonaws.com/role-arn: {arn}\n" in store
 
 
+# ------------------------------------------------- the scheduled rotation's runner role
+def test_the_rotation_role_trusts_only_the_runner_and_rotates_only_this_secret(
+    generate, terraform, aws_env
+):
+    """rotation: yes beside External Secrets' own reader role (both roles in one
+    configuration); the runner's tag on the secret is no drift for Terraform."""
+    project = generate(
+        {
+            "secret_delivery": "external-secrets",
+            "oidc_provider_arn": OIDC_PROVIDER,
+            "rotation": True,
+            "rotation_image": "registry.example.com/redis-scaffold@sha256:" + "b" * 64,
+            "redis_namespace": "cache",
+        }
+    )
+    assert (
+        tfvars_of(project).items()
+        >= {
+            "rotation_oidc_provider_arn": OIDC_PROVIDER,  # the default: the answer above
+            "rotation_role_name": "shopping-cart-redis-rotate-us-east-1",
+            "rotation_service_account": "system:serviceaccount:cache:shopping-cart-redis-rotation",
+        }.items()
+    )
+    tf = terraform(project)
+    tf("fmt", "-check", "-diff", "-recursive")
+    tf.use_emulator(aws_env.endpoint)
+    tf.init()
+    changes = tf.apply_planned().changes
+    assert {"aws_iam_role.rotation", "aws_iam_role_policy.rotation"} <= changes.keys()
+
+    iam = aws_env.client("iam")
+    role = iam.get_role(RoleName="shopping-cart-redis-rotate-us-east-1")["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Federated": OIDC_PROVIDER}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {
+        f"{OIDC_ISSUER}:aud": "sts.amazonaws.com",
+        f"{OIDC_ISSUER}:sub": "system:serviceaccount:cache:shopping-cart-redis-rotation",
+    }
+    secret_arn = aws_env.client().describe_secret(SecretId="shopping-cart-redis")["ARN"]
+    policy = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="rotate-redis-password")
+    document = policy["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    (rotate,) = document["Statement"]  # no KMS key: no key statement
+    assert rotate["Effect"] == "Allow" and rotate["Resource"] == secret_arn
+    assert sorted(rotate["Action"]) == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:TagResource",
+        "secretsmanager:UpdateSecretVersionStage",
+    ]
+    assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
+    arn = tf("output", "-raw", "rotation_role_arn").stdout
+    assert arn == role["Arn"]
+    account = (project / "manifest/components/redis-rotation/serviceaccount.yaml").read_text()
+    assert f"eks.amazonaws.com/role-arn: {arn}\n" in account
+
+    # The runner tags the secret at finishSecret: Terraform leaves that tag alone.
+    aws_env.client().tag_resource(
+        SecretId="shopping-cart-redis", Tags=[{"Key": "password-current-since", "Value": "1"}]
+    )
+    assert tf.is_up_to_date()
+
+
 # ------------------------------------------------------------------ Terraform state
 def test_state_is_local_unless_a_bucket_is_given_and_the_readme_says_which(generate, tmp_path):
     local = generate(name="local")

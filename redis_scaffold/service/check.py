@@ -341,14 +341,16 @@ class PasswordSettings(CheckSettings):
     tls_key: Path | None = None  # --tls-key; default $REDIS_TLS_KEY_FILE
 
 
-def tls_for(settings: PasswordSettings, repository_tls: bool) -> TlsFiles | None:
+def tls_for(
+    settings: PasswordSettings, repository_tls: bool, source: str = "the repository's tls answer"
+) -> TlsFiles | None:
     """How to speak TLS when it is on (--tls, or the repository's `tls` answer); None
     without TLS. A usage error when TLS is on without a CA file, or with half a client
     certificate."""
     if not (settings.tls or repository_tls):
         return None
     ca = settings.tls_ca or settings.environ.get(TLS_CA_ENV)
-    why = "--tls" if settings.tls else "the repository's tls answer"
+    why = "--tls" if settings.tls else source
     if not ca:
         raise UsageError(
             f"TLS is on ({why}): give the CA that signed the servers' certificates with "

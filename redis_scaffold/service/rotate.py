@@ -21,6 +21,10 @@ Outgoing credentials switch only at retire, after the clients: until then every 
 accepts both passwords, so a server restarted with either delivery of the Secret (old or
 new) is served by its peers and serves them.
 
+`run()` does at most a few steps (a person or a pipeline runs it again);
+`run_waiting()` does them all and waits at retire for the clients to move (the scheduled
+in-cluster runner, manifest/components/redis-rotation of a generated repository).
+
 Nothing is kept aside: each run reads where the rotation stands from the staging labels
 (and that one tag) and the servers, and redoes the current step (every step is
 idempotent), so a run killed anywhere is finished by the next. Before any change it
@@ -337,6 +341,31 @@ class Rotation:
                 return "done"
         return last
 
+    def run_waiting(
+        self,
+        wait_s: float,
+        poll_s: float,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> str:
+        """Every step to the end in this one run (the scheduled runner): at retire, look
+        again every `poll_s` while the clients lag, for at most `wait_s`; then the last
+        ClientsNotMovedError stands (the next run resumes there)."""
+        give_up = clock() + wait_s
+        while True:
+            try:
+                return self.run(max_steps=4)
+            except ClientsNotMovedError as exc:
+                if clock() + poll_s > give_up:
+                    raise ClientsNotMovedError(
+                        f"{exc} (waited {wait_s:.0f} s in this run)"
+                    ) from None
+                self.say(
+                    "retire: client connections older than the new password are still "
+                    f"open; looking again in {poll_s:.0f} s"
+                )
+                sleep(poll_s)
+
     # ------------------------------------------------------------------ the steps
     def set_secret(self, clients: dict[Endpoint, redis.Redis], pending: Version) -> None:
         for client in clients.values():
@@ -401,9 +430,9 @@ class Rotation:
                     "The old password is kept: client connections older than the new "
                     f"password ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(since))} UTC) "
                     f"are still open on {', '.join(lagging)}. Refresh the delivery (ESO "
-                    "refresh or Argo CD sync), roll the Redis StatefulSet and the apps that "
-                    "read REDIS_PASSWORD (the generated clients reconnect by "
-                    "themselves once their mounted Secret is refreshed), then run again."
+                    "refresh or Argo CD sync) and roll the apps that read REDIS_PASSWORD "
+                    "themselves (the generated clients reconnect by themselves once "
+                    "their mounted Secret is refreshed), then run again."
                 )
             for ep, client in clients.items():
                 try:

@@ -56,6 +56,12 @@ resource "aws_secretsmanager_secret" "this" {
   kms_key_id              = var.kms_key_id == "" ? null : var.kms_key_id
   recovery_window_in_days = var.recovery_window_in_days
   tags                    = merge(var.tags, { (local.origin_tag) = local.password_origin })
+
+  lifecycle {
+    # Written by the rotation (redis-scaffold secret rotate, by hand or the scheduled
+    # runner) at finishSecret: when the new password became current. Not Terraform's.
+    ignore_changes = [tags["password-current-since"]]
+  }
 }
 
 # Opened at plan and apply time, never stored. Letters and digits only: no

@@ -1,4 +1,4 @@
-{% from '.portal-context.jinja' import secret_delivery, secret_store, topology with context %}{% if topology == 'elasticache' %}{% with %}# What the app's IAM role needs to sign in: elasticache:Connect on this replication
+{% from '.portal-context.jinja' import rotation, secret_delivery, secret_store, topology with context %}{% if topology == 'elasticache' %}{% with %}# What the app's IAM role needs to sign in: elasticache:Connect on this replication
 # group and as this user, nothing else. Attach the policy to the role the app's pods
 # run as (IRSA or EKS Pod Identity). The group's ARN is built from its id, so the role
 # can be granted before the group exists (creating one takes a quarter of an hour).
@@ -56,4 +56,93 @@ data "aws_iam_policy_document" "read" {
     }
   }
 }
+
+{%- if rotation %}
+
+# The IAM role of the scheduled rotation's runner (manifest/components/redis-rotation):
+# its ServiceAccount, and no other, assumes it through the cluster's OIDC provider (IRSA),
+# and it may rotate this one secret and nothing else: read it, write a new version, move
+# the staging labels, tag when the new password became current. It cannot create,
+# delete or read any other secret, nor change the secret's policy or rotation settings.
+locals {
+  # The issuer without https://, as IAM names its condition keys.
+  rotation_oidc_issuer = split("oidc-provider/", var.rotation_oidc_provider_arn)[1]
+}
+
+data "aws_iam_policy_document" "rotation_trust" {
+  statement {
+    sid     = "RotationRunnerServiceAccount"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [var.rotation_oidc_provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.rotation_oidc_issuer}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.rotation_oidc_issuer}:sub"
+      values   = [var.rotation_service_account]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "rotate" {
+  statement {
+    sid = "RotateRedisPassword"
+    actions = [
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+      "secretsmanager:PutSecretValue",
+      "secretsmanager:UpdateSecretVersionStage",
+      "secretsmanager:TagResource",
+    ]
+    resources = [aws_secretsmanager_secret.this.arn]
+  }
+
+  # A customer managed key: read and write the value, only through Secrets Manager,
+  # only for this secret.
+  dynamic "statement" {
+    for_each = var.kms_key_id == "" ? [] : [var.kms_key_id]
+
+    content {
+      sid       = "EncryptRedisPassword"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = ["*"]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${var.region}.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:SecretARN"
+        values   = [aws_secretsmanager_secret.this.arn]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "rotation" {
+  name                 = var.rotation_role_name
+  description          = "Rotates the Redis password secret ${var.secret_name} (the scheduled runner)."
+  assume_role_policy   = data.aws_iam_policy_document.rotation_trust.json
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+resource "aws_iam_role_policy" "rotation" {
+  name   = "rotate-redis-password"
+  role   = aws_iam_role.rotation.id
+  policy = data.aws_iam_policy_document.rotate.json
+}
+{%- endif %}
 {% endwith %}{% endif -%}

@@ -1,4 +1,4 @@
-{% from '.portal-context.jinja' import secret_delivery, secret_store, topology with context %}{% if topology == 'elasticache' %}{% with %}output "replication_group_id" {
+{% from '.portal-context.jinja' import rotation, secret_delivery, secret_store, topology with context %}{% if topology == 'elasticache' %}{% with %}output "replication_group_id" {
   description = "ID of the replication group (the name the IAM token is signed for)."
   value       = var.replication_group_id
 }
@@ -56,4 +56,11 @@ output "read_policy_json" {
   description = "IAM policy granting read access to this secret; attach it to the {{ 'argocd-vault-plugin role' if secret_delivery == 'argocd-vault-plugin' else ('role of the platform ClusterSecretStore ' ~ secret_store if secret_store else 'reader role (secret-reader.tf does)') }}."
   value       = data.aws_iam_policy_document.read.json
 }
+{%- if rotation %}
+
+output "rotation_role_arn" {
+  description = "ARN of the role the rotation runner's service account assumes; its eks.amazonaws.com/role-arn annotation names it."
+  value       = aws_iam_role.rotation.arn
+}
+{%- endif %}
 {% endwith %}{% endif -%}

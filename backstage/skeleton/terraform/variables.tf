@@ -1,4 +1,4 @@
-{% from '.portal-context.jinja' import topology with context %}{% if topology == 'elasticache' %}{% with %}# Values come from terraform.tfvars.json, rendered by the template. The
+{% from '.portal-context.jinja' import rotation, topology with context %}{% if topology == 'elasticache' %}{% with %}# Values come from terraform.tfvars.json, rendered by the template. The
 # `redis-scaffold elasticache check` command reads the same file, so both agree.
 
 variable "region" {
@@ -182,4 +182,27 @@ variable "password_length" {
     error_message = "The password_length must be from 32 to 4096."
   }
 }
+{%- if rotation %}
+
+# The rotation runner's role (rotation: yes; iam.tf).
+variable "rotation_oidc_provider_arn" {
+  type        = string
+  description = "ARN of the cluster's IAM OIDC provider, which issues the runner's service account token."
+
+  validation {
+    condition     = can(regex("^arn:aws[-a-z]*:iam::[0-9]{12}:oidc-provider/.+$", var.rotation_oidc_provider_arn))
+    error_message = "The rotation_oidc_provider_arn must be arn:aws:iam::ACCOUNT:oidc-provider/ISSUER."
+  }
+}
+
+variable "rotation_role_name" {
+  type        = string
+  description = "Name of the IAM role the runner's service account assumes (its annotation names the ARN)."
+}
+
+variable "rotation_service_account" {
+  type        = string
+  description = "The runner's service account, as system:serviceaccount:NAMESPACE:NAME."
+}
+{%- endif %}
 {% endwith %}{% endif -%}
