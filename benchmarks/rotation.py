@@ -27,6 +27,12 @@ length and under the same load with nothing happening, are the plain baseline:
 
 Medians over --runs (default 3). No target: the figures say whether a rotation is
 visible to the clients at all (docs/performance.md records them).
+
+--topology cluster: the same reload and retire-reloaded phases on a generated Redis
+Cluster (3 masters x 1 replica), under the generated RedisCluster adapter reading its
+password file (load.ClusterWriteLoad, in this process: the sandbox runs that adapter
+in-process, as tests/test_rotation.py does). The other two phases (the roll) are the
+Sentinel ones' and are not repeated.
 """
 
 from __future__ import annotations
@@ -34,11 +40,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from benchmarks import REPO_ROOT, emit, log, median
 from benchmarks.harness import NODE_MODULES, WAIT_MS, generated_repo, running_topology
+from redis_scaffold.sandbox.cluster import LocalCluster
+from redis_scaffold.sandbox.load import ClusterWriteLoad
 from redis_scaffold.sandbox.node_app import NodeApp, NodeWriteLoad, PythonApp
 from redis_scaffold.sandbox.secret_volume import SecretVolume
 
@@ -47,6 +57,7 @@ NAME, KEY = "bench-rotation", "db-password"
 MIN_WINDOW_S = 0.5  # a phase shorter than this is measured (and compared) over this much time
 MOVE_TIMEOUT_S = 30  # bounded wait for the reloading clients' old connections to go
 PHASES = ("rotate", "retire", "reload", "retire-reloaded")
+CLUSTER_PHASES = ("reload", "retire-reloaded")
 PYTHON = REPO_ROOT / ".venv-clients" / "redis-py-newest" / "bin" / "python"
 
 
@@ -77,6 +88,17 @@ class Apps:
             load.stop()
 
 
+class ClusterApp(Apps):
+    """The generated RedisCluster adapter reading the password file, writing in a thread."""
+
+    def __init__(self, cluster: LocalCluster, tag: str, password_file) -> None:
+        self.loads = {
+            "python": ClusterWriteLoad(
+                cluster.app(password_file), tag, wait_replicas=0, close_client=True
+            )
+        }
+
+
 @contextmanager
 def secrets_manager():
     """moto in this process, dummy credentials: nothing leaves the machine."""
@@ -99,10 +121,10 @@ def secrets_manager():
 def rotation(topo, sm):
     from redis_scaffold.service.rotate import Endpoint, Rotation, SecretVersions, Servers
 
-    endpoints = [Endpoint(n.host, n.redis_port, "redis") for n in topo.nodes] + [
-        Endpoint(n.host, n.sentinel_port, "sentinel") for n in topo.nodes
-    ]
-    servers = Servers(endpoints, topo.master_set, timeout=1.0)
+    endpoints = [Endpoint(n.host, n.redis_port, "redis") for n in topo.nodes]
+    if not isinstance(topo, LocalCluster):  # a cluster has no sentinels: the nodes only
+        endpoints += [Endpoint(n.host, n.sentinel_port, "sentinel") for n in topo.nodes]
+    servers = Servers(endpoints, getattr(topo, "master_set", ""), timeout=1.0)
     return Rotation(SecretVersions(sm, NAME, KEY), servers, say=lambda _line: None)
 
 
@@ -181,10 +203,16 @@ def one_run(topo, sm, n: int) -> dict:
         after.stop()
     topo.set_secret(new, "")
 
-    # The same rotation under clients that read their mounted Secret: no roll.
+    results.update(reload_run(topo, sm, n, new, Apps))
+    return results
+
+
+def reload_run(topo, sm, n: int, new: str, apps) -> dict:
+    """The same rotation under clients that read their mounted Secret: no roll."""
+    results = {}
     volume = SecretVolume(topo.workdir / f"bench-rotation-{n}-secret")
     volume.write(new)
-    reloading = Apps(topo, f"bench-rotation-{n}-file", volume.path).start()
+    reloading = apps(topo, f"bench-rotation-{n}-file", volume.path).start()
     try:
         rotation(topo, sm).run(max_steps=2)
         newer = json.loads(
@@ -205,11 +233,29 @@ def one_run(topo, sm, n: int) -> dict:
     return results
 
 
-def measure(runs: int, engine: str) -> list[dict]:
-    rows = []
+@contextmanager
+def running_cluster(repo: Path):
+    """A bootstrapped, ready LocalCluster of `repo`; closed on exit."""
     with (
-        generated_repo({"engine": engine, "client_languages": ["python", "node"]}) as repo,
-        running_topology(repo) as topo,
+        tempfile.TemporaryDirectory(prefix="bench-rotation-cluster-") as work,
+        LocalCluster(repo, Path(work), node_timeout_ms=1000) as cluster,
+    ):
+        formed = cluster.bootstrap(timeout_s=60)
+        if formed.returncode != 0:
+            raise RuntimeError(f"the generated bootstrap failed: {formed.stderr[-500:]}")
+        cluster.wait_until_ready(60)
+        yield cluster
+
+
+def measure(runs: int, engine: str, topology: str = "sentinel") -> list[dict]:
+    rows = []
+    cluster = topology == "cluster"
+    answers = {"engine": engine} | (
+        {"topology": "cluster"} if cluster else {"client_languages": ["python", "node"]}
+    )
+    with (
+        generated_repo(answers) as repo,
+        running_cluster(repo) if cluster else running_topology(repo) as topo,
         secrets_manager() as sm,
     ):
         sm.create_secret(
@@ -217,10 +263,13 @@ def measure(runs: int, engine: str) -> list[dict]:
         )
         per_run = []
         for n in range(runs):
-            log(f"rotation ({engine}): run {n + 1}/{runs}")
-            per_run.append(one_run(topo, sm, n))
-        for phase in PHASES:
-            for client in CLIENTS:
+            log(f"rotation ({engine}, {topology}): run {n + 1}/{runs}")
+            if cluster:
+                per_run.append(reload_run(topo, sm, n, topo.password, ClusterApp))
+            else:
+                per_run.append(one_run(topo, sm, n))
+        for phase in CLUSTER_PHASES if cluster else PHASES:
+            for client in ("python",) if cluster else CLIENTS:
                 cells = [r[phase][client] for r in per_run]
 
                 def med(field, cells=cells):
@@ -229,6 +278,7 @@ def measure(runs: int, engine: str) -> list[dict]:
 
                 rows.append(
                     {
+                        "topology": topology,
                         "engine": engine,
                         "phase": phase,
                         "client": client,
@@ -248,8 +298,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks rotation")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--engine", choices=["redis", "valkey"], action="append")
+    parser.add_argument("--topology", choices=["sentinel", "cluster"], default="sentinel")
     args, _ = parser.parse_known_args(argv)
-    results = [r for e in (args.engine or ["redis"]) for r in measure(args.runs, e)]
+    results = [r for e in (args.engine or ["redis"]) for r in measure(args.runs, e, args.topology)]
     emit(
         "rotation",
         {"results": results},

@@ -115,10 +115,21 @@ def test_every_kustomization_renders_valid_cluster_manifests(generate, answers):
     assert lines["cluster-node-timeout"] == [str(answers.get("cluster_node_timeout_ms", 15000))]
     assert lines["cluster-port"] == [str(bus)]
 
-    # The app gets the seed, the port and the password; nothing of Sentinel's.
+    # The app gets the seed, the port and the password (env and file); nothing of Sentinel's.
     (app,) = [o for o in roots["manifest/examples/app-without-env"] if o["kind"] == "Deployment"]
-    app_env = {e["name"] for e in app["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert app_env == {"REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"}
+    (container,) = app["spec"]["template"]["spec"]["containers"]
+    app_env = {e["name"]: e for e in container["env"]}
+    assert set(app_env) == {"REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE"}
+    # The Secret mounted as a file the kubelet refreshes (no subPath): the client follows
+    # a rotation without a restart.
+    assert app_env["REDIS_PASSWORD_FILE"]["value"] == "/etc/redis-password/password"
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "redis-password"]
+    assert mount == {"name": "redis-password", "mountPath": "/etc/redis-password", "readOnly": True}
+    volumes = {v["name"]: v for v in app["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["redis-password"]["secret"] == {
+        "secretName": name,
+        "items": [{"key": answers.get("secret_key", "db-password"), "path": "password"}],
+    }
 
 
 def test_readme_catalog_and_client_speak_of_redis_cluster(generate):
@@ -143,6 +154,42 @@ def test_readme_catalog_and_client_speak_of_redis_cluster(generate):
     assert "redis>=6.0,<9" in requirements and "Sentinel" not in requirements
     client_readme = (repo / "client/python/README.md").read_text()
     assert "RedisCluster" in client_readme and "Sentinel" not in client_readme
+    assert "REDIS_PASSWORD_FILE" in client_readme and "redis-service-client @ git+" in client_readme
+    assert "redis-service-client @ git+" in requirements
+    assert "\nclient-requirement:" in makefile
+    assert (
+        "hooks-requirement.py --client" in makefile
+        and "-r client/python/requirements.txt" in makefile
+    )
+
+
+def test_the_cluster_adapter_reads_the_password_file_through_the_library(generate, tmp_path):
+    """REDIS_PASSWORD_FILE set: the generated RedisCluster adapter signs in through the
+    library's PasswordFile (the one implementation), which re-reads the file when the
+    kubelet swaps it; the password never shows in the settings' repr nor in an error.
+    (Following a rotation under load, on a running cluster: tests/test_rotation.py.)"""
+    from redis_service_client import PasswordFile
+
+    from redis_scaffold.sandbox.app import load_client
+    from redis_scaffold.sandbox.secret_volume import SecretVolume
+
+    module = load_client(generate({"topology": "cluster"}))
+    volume = SecretVolume(tmp_path / "secret")
+    volume.write("first-never-shown")
+    env = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_PASSWORD": "env-never-shown"}
+    assert module.settings_from_env(env).credentials() == {"password": "env-never-shown"}
+    settings = module.settings_from_env(env | {"REDIS_PASSWORD_FILE": str(volume.path)})
+    assert settings.password_file == str(volume.path)
+    provider = settings.credentials()["credential_provider"]
+    assert isinstance(provider, PasswordFile)
+    assert provider.get_credentials() == ("first-never-shown",)
+    volume.write("second-never-shown")
+    assert provider.check() and provider.get_credentials() == ("second-never-shown",)
+    assert "never-shown" not in repr(settings) + repr(provider)
+    missing = module.settings_from_env(env | {"REDIS_PASSWORD_FILE": str(tmp_path / "absent")})
+    with pytest.raises(RuntimeError, match="REDIS_PASSWORD_FILE: cannot read") as refused:
+        missing.credentials()
+    assert "never-shown" not in str(refused.value)
 
 
 BAD_CLUSTER_ANSWERS = [

@@ -134,10 +134,15 @@ def test_a_local_template_path_and_its_file_url_name_the_same_requirement(
     )
 
 
+@pytest.mark.parametrize("topology", ["sentinel", "cluster"])
 def test_make_install_hooks_installs_from_a_local_template_offline(
-    routes, template_src, repo, tmp_path
+    routes, template_src, repo, tmp_path, topology
 ):
-    """The one requirement both local forms give (above), installed for real by make."""
+    """The one requirement both local forms give (above), installed for real by make.
+    Cluster: its RedisCluster adapter imports the library too (the password file)."""
+    if topology == "cluster":
+        repo = tmp_path / "cluster-redis"
+        copy(str(template_src), repo, "--vcs-ref", TEMPLATE_TAG, "--data", "topology=cluster")
     project = with_answers(
         Path(shutil.copytree(repo, tmp_path / "svc")), str(template_src), TEMPLATE_TAG
     )

@@ -114,10 +114,9 @@ def test_the_app_gets_tls_and_the_ca(case):
     assert mount["mountPath"] == "/etc/redis-tls"
     volume = next(v for v in pod["volumes"] if v["name"] == "redis-tls-ca")
     assert volume["configMap"]["name"].endswith("-redis-ca")
-    # Sentinel: the password file's volume beside the CA's (one include renders both).
-    sentinel = answers.get("topology") != "cluster"
+    # Both topologies: the password file's volume beside the CA's (one include renders both).
     names = [m["name"] for m in container["volumeMounts"]]
-    assert names == (["redis-password"] if sentinel else []) + ["redis-tls-ca"]
+    assert names == ["redis-password", "redis-tls-ca"]
     assert [v["name"] for v in pod["volumes"]] == names
 
 

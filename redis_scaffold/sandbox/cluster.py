@@ -33,7 +33,7 @@ from redis.retry import Retry
 
 from redis_scaffold.project import TOTAL_SLOTS, app_env, cluster_deployment
 from redis_scaffold.sandbox.addresses import AddressBlock
-from redis_scaffold.sandbox.app import load_client
+from redis_scaffold.sandbox.app import PASSWORD_FILE_ENV, load_client
 from redis_scaffold.sandbox.engines import programs_dir
 from redis_scaffold.sandbox.faults import Faults
 from redis_scaffold.sandbox.nodes import TopologyError
@@ -343,21 +343,25 @@ class LocalCluster:
         return self
 
     # ------------------------------------------------------------------ the app
-    def app_env(self) -> dict[str, str]:
-        """What the generated redis-env component gives the app, on these loopback pods."""
-        return app_env(self.repo) | {
+    def app_env(self, password_file: Path | None = None) -> dict[str, str]:
+        """What the generated redis-env component gives the app, on these loopback pods
+        (password_file: the app's mounted Secret, a secret_volume.SecretVolume's path;
+        without it the app reads REDIS_PASSWORD only)."""
+        env = {k: v for k, v in app_env(self.repo).items() if k != PASSWORD_FILE_ENV}
+        return env | {
             "REDIS_HOST": ",".join(n.host for n in self.nodes),
             "REDIS_PORT": str(self.rendered.redis_port),
             "REDIS_PASSWORD": self.password,
             **(self.tls.env() if self.tls else {}),
+            **({PASSWORD_FILE_ENV: str(password_file)} if password_file else {}),
         }
 
-    def app(self):
-        """The generated client snippet's client(), set up from app_env()."""
+    def app(self, password_file: Path | None = None):
+        """The generated client snippet's client(), set up from app_env(password_file)."""
         if self._client_module is None:
             self._client_module = load_client(self.repo)
         module = self._client_module
-        return module.client(module.settings_from_env(self.app_env()))
+        return module.client(module.settings_from_env(self.app_env(password_file)))
 
 
 def _info_dict(text: str) -> dict[str, str]:

@@ -431,7 +431,7 @@ class Rotation:
                     f"password ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(since))} UTC) "
                     f"are still open on {', '.join(lagging)}. Refresh the delivery (ESO "
                     "refresh or Argo CD sync) and roll the apps that read REDIS_PASSWORD "
-                    "themselves (the generated Sentinel clients reconnect by themselves once "
+                    "themselves (the generated clients reconnect by themselves once "
                     "their mounted Secret is refreshed), then run again."
                 )
             for ep, client in clients.items():

@@ -9,7 +9,7 @@ runner install the same thing:
     python3 scripts/hooks-requirement.py --client [ANSWERS_FILE]
     -> redis-service-client @ git+https://github.com/acme/redis-template.git@v0.3.0#subdirectory=clients/python
 
-(--client: the Sentinel client library of the same release, which client/python's
+(--client: the client library of the same release, which client/python's
 adapter imports: the line an app adds to its requirements, `make client-requirement`.)
 
 The answers file is YAML (copier writes each value JSON-quoted), so it is read with a

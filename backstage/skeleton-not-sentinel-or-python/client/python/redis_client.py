@@ -53,6 +53,12 @@ REDIS_HOST:REDIS_PORT once, reads the slot map and then sends each command to th
 master that owns its key's slot, by the pod's stable name; it follows MOVED (a slot now
 lives elsewhere) and ASK (a slot being migrated) redirections by itself, and reloads the
 slot map after a failover. The password (REDIS_PASSWORD) is needed by every node.
+With REDIS_PASSWORD_FILE (the Secret mounted as a file, which the kubelet refreshes,
+set by the redis-env component) the password is read from that file, and again when it
+changes: every node's idle connections are then closed and the next ones sign in with
+the new password, so a rotation needs no restart. The file is followed by the
+redis-service-client library's PasswordFile (the one the template's other clients use),
+installed by the app as a pinned requirement (README.md).
 With REDIS_TLS=true every connection speaks TLS, verified against REDIS_TLS_CA_FILE,
 hostname check on (the certificate names every pod's stable name); with
 REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE it presents that client certificate too
@@ -78,6 +84,7 @@ from dataclasses import dataclass, field
 from redis.backoff import ExponentialBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+from redis_service_client.password import PASSWORD_FILE_ENV, close_idle, follow, password_file
 
 ENV_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
 
@@ -102,6 +109,15 @@ class Settings:
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    # REDIS_PASSWORD_FILE: the password is read from this file (and again when it
+    # changes) instead of `password`, which is then only what the env said at start.
+    password_file: str | None = None
+
+    def credentials(self) -> dict:
+        """How a connection signs in: the file's password provider, or the env's password."""
+        if self.password_file:
+            return {"credential_provider": password_file(self.password_file)}
+        return {"password": self.password}
 
     def tls_kwargs(self) -> dict:
         if not self.tls:
@@ -129,6 +145,7 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> Settings:
         tls_ca_file=environ.get("REDIS_TLS_CA_FILE") or None,
         tls_cert_file=environ.get("REDIS_TLS_CERT_FILE") or None,
         tls_key_file=environ.get("REDIS_TLS_KEY_FILE") or None,
+        password_file=environ.get(PASSWORD_FILE_ENV) or None,
     )
 
 
@@ -136,15 +153,27 @@ def client(settings: Settings | None = None, retries: int = DEFAULT_RETRIES) -> 
     """A cluster client: each command goes to the master of its key's slot, found again
     after a failover. Create it once and reuse it: it keeps a pool per node."""
     settings = settings or settings_from_env()
-    return RedisCluster(
+    redis_cluster = RedisCluster(
         startup_nodes=settings.seeds,
-        password=settings.password,
+        **settings.credentials(),
         # On a connection error or timeout: back off, reload the slot map, try again.
         retry=Retry(ExponentialBackoff(BACKOFF_CAP, BACKOFF_BASE), retries),
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.socket_timeout,
         **settings.tls_kwargs(),
     )
+    if settings.password_file:
+        follow(password_file(settings.password_file), redis_cluster, close_idle_connections)
+    return redis_cluster
+
+
+def close_idle_connections(redis_cluster: RedisCluster) -> None:
+    """The password file changed: close the idle connections of every node's pool, so the
+    next ones sign in with the new password (a connection busy now is closed on one of
+    the polls after, once it is back in its pool)."""
+    for node in redis_cluster.get_nodes():
+        if node.redis_connection is not None:
+            close_idle(node.redis_connection.connection_pool)
 
 
 if __name__ == "__main__":

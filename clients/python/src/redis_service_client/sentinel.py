@@ -11,7 +11,7 @@ REDIS_TLS_KEY_FILE give a client certificate where the servers ask for one (mutu
 TLS). With REDIS_PASSWORD_FILE (the Secret mounted as a file, which the kubelet
 refreshes) the password is read from that file, and read again when it changes: the
 next connections sign in with the new password, so a rotation needs no restart
-(PasswordFile). Outside Kubernetes,
+(redis_service_client.password). Outside Kubernetes,
 REDIS_HOST may be a comma-separated list of hosts: writer() asks each of them, reader()
 reads from the first that answers.
 
@@ -45,7 +45,6 @@ import os
 import socket
 import ssl
 import threading
-import weakref
 from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -55,10 +54,17 @@ from functools import lru_cache
 import redis
 from redis.backoff import AbstractBackoff
 from redis.connection import Connection, SSLConnection
-from redis.credentials import CredentialProvider
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
+
+from redis_service_client.password import (  # noqa: F401 - re-exported (PasswordFile)
+    PASSWORD_FILE_ENV,
+    PasswordFile,
+    close_idle,
+    follow,
+    password_file,
+)
 
 ENV_VARS = (
     "REDIS_HOST",
@@ -69,8 +75,6 @@ ENV_VARS = (
 )
 # Optional: TLS (the redis-env component sets the first two when the service has tls).
 TLS_ENV_VARS = ("REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE")
-# Optional: the password as a file the kubelet refreshes (the redis-env component mounts it).
-PASSWORD_FILE_ENV = "REDIS_PASSWORD_FILE"
 
 # Sentinel waits down-after-milliseconds (Settings.down_after_ms: the service's own,
 # given by its adapter) before it starts a failover, which then takes a second or two.
@@ -154,114 +158,6 @@ def settings_from_env(
 
 
 # ------------------------------------------------------------------ the password
-class PasswordFile(CredentialProvider):
-    """The password from a file the kubelet refreshes (REDIS_PASSWORD_FILE), as a redis-py
-    credential provider: every new connection signs in with what the file says now.
-
-    The Secret is mounted as a volume (no subPath): on a rotation the kubelet writes the
-    new files into a fresh directory and swaps the `..data` symlink to it, atomically,
-    a minute or so after the Secret changed. A thread stats the file every `poll_s` (the
-    inode and mtime change with the swap; a stat is cheap) and re-reads it when they
-    change. When the password changed it calls its listeners: the clients close their
-    idle pooled connections, so the next ones sign in with the new password, and renew
-    their sentinel subscriptions. A connection busy at that moment goes back to its pool
-    afterwards with the old password: the listeners run again on the next
-    SETTLE_POLLS polls, closing idle connections each time, so every old connection is
-    gone within a few seconds and the rotation's last step (retire) can proceed.
-
-    One per file and process (password_file() shares it); the password never appears in
-    its repr, its errors or its logs."""
-
-    POLL_S = 1.0
-    SETTLE_POLLS = 5
-
-    def __init__(self, path: str, poll_s: float = POLL_S):
-        self.path, self.poll_s = path, poll_s
-        self.changes = 0  # how many times the password changed since start
-        self._stamp = self._stat()
-        self._password = self._read()
-        self._settle = 0
-        self._listeners: list = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True, name="password-file")
-        self._thread.start()
-
-    def __repr__(self) -> str:
-        return f"PasswordFile({self.path!r})"
-
-    def _stat(self):
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def _read(self) -> str:
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                password = handle.read().rstrip("\r\n")
-        except OSError as exc:
-            raise RuntimeError(
-                f"{PASSWORD_FILE_ENV}: cannot read {self.path} ({exc.strerror})"
-            ) from None
-        if not password:
-            raise RuntimeError(f"{PASSWORD_FILE_ENV}: {self.path} is empty")
-        return password
-
-    def get_credentials(self):
-        return (self._password,)
-
-    def on_change(self, listener) -> None:
-        """Call listener() when the password changed, and on the SETTLE_POLLS polls after.
-        It should hold its client weakly: the provider outlives the clients."""
-        with self._lock:
-            self._listeners.append(listener)
-
-    def check(self) -> bool:
-        """One poll: re-read the file when its stamp changed; call the listeners when the
-        password changed (and while settling). True when the password changed now."""
-        stamp, changed = self._stat(), False
-        if stamp is not None and stamp != self._stamp:
-            try:
-                password = self._read()
-            except RuntimeError:
-                password = None  # half-written or gone for a moment: keep the one we have
-            if password is not None:
-                self._stamp = stamp
-                if password != self._password:
-                    self._password, changed = password, True
-                    self.changes += 1
-                    self._settle = self.SETTLE_POLLS + 1
-        if self._settle:
-            self._settle -= 1
-            with self._lock:
-                self._listeners = [listener for listener in self._listeners if listener()]
-        return changed
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            try:
-                self.check()
-            except Exception:  # noqa: BLE001 - the thread must live; the next poll tries again
-                pass
-
-    def close(self) -> None:
-        self._stop.set()
-
-
-_password_files: dict[str, PasswordFile] = {}
-_password_files_lock = threading.Lock()
-
-
-def password_file(path: str) -> PasswordFile:
-    """The process's one PasswordFile for `path` (one polling thread per file)."""
-    with _password_files_lock:
-        if path not in _password_files:
-            _password_files[path] = PasswordFile(path)
-        return _password_files[path]
-
-
 def _credentials(settings: Settings) -> dict:
     """How a connection signs in: the file's password provider, or the env's password."""
     if settings.password_file:
@@ -270,25 +166,9 @@ def _credentials(settings: Settings) -> dict:
 
 
 def _refresh_on_change(settings: Settings, target, refresh) -> None:
-    """With a password file: call refresh(target) when the password changes, holding
-    target weakly (listener() returns False once target is gone: it is dropped)."""
-    if not settings.password_file:
-        return
-    ref = weakref.ref(target)
-
-    def listener() -> bool:
-        obj = ref()
-        if obj is None:
-            return False
-        refresh(obj)
-        return True
-
-    password_file(settings.password_file).on_change(listener)
-
-
-def close_idle(pool: redis.ConnectionPool) -> None:
-    """Close the pool's idle connections: the next ones sign in with the current password."""
-    pool.disconnect(inuse_connections=False)
+    """With a password file: call refresh(target) when the password changes (password.follow)."""
+    if settings.password_file:
+        follow(password_file(settings.password_file), target, refresh)
 
 
 def _timeouts(settings: Settings) -> dict[str, float]:
