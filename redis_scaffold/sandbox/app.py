@@ -67,15 +67,24 @@ def loopback_env(
     with tls, the sandbox's CA file where the app's CA ConfigMap is mounted, and the
     app's own certificate where the servers ask for one; with password_file, the
     mounted password's path, REDIS_PASSWORD_FILE, which is dropped otherwise)."""
-    env = {k: v for k, v in app_env(repo).items() if k != PASSWORD_FILE_ENV}
-    return env | {
-        "REDIS_HOST": ",".join(hosts),
-        "REDIS_READ_PORT": str(redis_port),
-        "REDIS_SENTINEL_PORT": str(sentinel_port),
-        "REDIS_PASSWORD": password,
-        **(tls.env() if tls else {}),
-        **({PASSWORD_FILE_ENV: str(password_file)} if password_file else {}),
-    }
+    return with_password_file(
+        app_env(repo)
+        | {
+            "REDIS_HOST": ",".join(hosts),
+            "REDIS_READ_PORT": str(redis_port),
+            "REDIS_SENTINEL_PORT": str(sentinel_port),
+            "REDIS_PASSWORD": password,
+            **(tls.env() if tls else {}),
+        },
+        password_file,
+    )
+
+
+def with_password_file(env: dict[str, str], password_file: Path | None) -> dict[str, str]:
+    """`env` with REDIS_PASSWORD_FILE naming `password_file` (the app's mounted Secret, a
+    secret_volume.SecretVolume's path), or without it (an app that reads the env only)."""
+    env = {k: v for k, v in env.items() if k != PASSWORD_FILE_ENV}
+    return env | ({PASSWORD_FILE_ENV: str(password_file)} if password_file else {})
 
 
 class GeneratedApp:

@@ -33,7 +33,7 @@ from redis.retry import Retry
 
 from redis_scaffold.project import TOTAL_SLOTS, app_env, cluster_deployment
 from redis_scaffold.sandbox.addresses import AddressBlock
-from redis_scaffold.sandbox.app import PASSWORD_FILE_ENV, load_client
+from redis_scaffold.sandbox.app import load_client, with_password_file
 from redis_scaffold.sandbox.engines import programs_dir
 from redis_scaffold.sandbox.faults import Faults
 from redis_scaffold.sandbox.nodes import TopologyError
@@ -347,14 +347,16 @@ class LocalCluster:
         """What the generated redis-env component gives the app, on these loopback pods
         (password_file: the app's mounted Secret, a secret_volume.SecretVolume's path;
         without it the app reads REDIS_PASSWORD only)."""
-        env = {k: v for k, v in app_env(self.repo).items() if k != PASSWORD_FILE_ENV}
-        return env | {
-            "REDIS_HOST": ",".join(n.host for n in self.nodes),
-            "REDIS_PORT": str(self.rendered.redis_port),
-            "REDIS_PASSWORD": self.password,
-            **(self.tls.env() if self.tls else {}),
-            **({PASSWORD_FILE_ENV: str(password_file)} if password_file else {}),
-        }
+        return with_password_file(
+            app_env(self.repo)
+            | {
+                "REDIS_HOST": ",".join(n.host for n in self.nodes),
+                "REDIS_PORT": str(self.rendered.redis_port),
+                "REDIS_PASSWORD": self.password,
+                **(self.tls.env() if self.tls else {}),
+            },
+            password_file,
+        )
 
     def app(self, password_file: Path | None = None):
         """The generated client snippet's client(), set up from app_env(password_file)."""
